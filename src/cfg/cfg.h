@@ -1,0 +1,147 @@
+/*
+ * NAME
+ *   cfg - load, check, dump and reference-count rmilter.conf generations
+ *
+ * SYNOPSIS
+ *   struct rm_config *cfg = NULL;
+ *   struct rm_diag diag = {0};
+ *   if (cfg_load(path, &cfg, &diag) < 0) { print diag; }
+ *   ... cfg->clamav.servers, cfg->global.bind_socket ...
+ *   cfg_unref(cfg);
+ *
+ * DESCRIPTION
+ *   A config generation is built by cfg_load (or cfg_load_string for tests
+ *   and the fuzzer): defaults from cfg_directives.h, then the file and its
+ *   .include / .try_include files. A loaded generation is immutable and
+ *   reference-counted: the daemon holds one reference for "current", every
+ *   session takes one at connect and drops it at close, so a reload never
+ *   changes the config under a running session. The last cfg_unref frees it.
+ *
+ *   Every section struct (struct rm_cfg_<id>) is generated from the
+ *   RM_DIRS_<id> rows. Repeatable blocks (dkim domain, karma dnslist) and
+ *   rules are arrays. cfg->present has bit (1u << RM_SEC_<id>) set for every
+ *   section written in the file, so a module can tell "clamav { }" from
+ *   "no clamav section".
+ *
+ * DIAGNOSTICS
+ *   Errors and warnings go to struct rm_diag as "file:line:column: text"
+ *   lines. cfg_load returns 0 (warnings allowed) or -1 (at least one error;
+ *   *out stays NULL).
+ */
+#ifndef RM_CFG_H
+#define RM_CFG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cfg/cfg_directives.h"
+#include "cfg/cfg_types.h"
+
+/* C type of each directive type */
+#define RM_CTYPE_STR char *
+#define RM_CTYPE_INT int64_t
+#define RM_CTYPE_FLAG bool
+#define RM_CTYPE_TIME_S uint64_t
+#define RM_CTYPE_TIME_MS uint64_t
+#define RM_CTYPE_SIZE uint64_t
+#define RM_CTYPE_PROB double
+#define RM_CTYPE_BUCKET struct rm_bucket
+#define RM_CTYPE_IPLIST struct rm_iplist *
+#define RM_CTYPE_SOCKETS struct rm_socklist
+#define RM_CTYPE_SERVERS struct rm_servers
+#define RM_CTYPE_REGEX struct rm_regex *
+#define RM_CTYPE_STRLIST struct rm_strlist
+#define RM_CTYPE_RCPTLIST struct rm_rcptlist
+#define RM_CTYPE_ENUM int
+#define RM_CTYPE_MODE unsigned
+#define RM_CTYPE_NOOP bool /* true if the directive was written */
+
+enum rm_on_failure {
+    RM_ON_FAILURE_TEMPFAIL = 0,
+    RM_ON_FAILURE_ACCEPT = 1,
+    RM_ON_FAILURE_CONTINUE = 2,
+};
+
+/* Section ids: RM_SEC_global, RM_SEC_clamav, ... */
+#define RM_SEC_ENUM(id, name, parent, kind, doc) RM_SEC_##id,
+enum rm_section { RM_SECTIONS(RM_SEC_ENUM) RM_SEC_COUNT };
+#undef RM_SEC_ENUM
+
+#define RM_CFG_FIELD(sec, name, type, field, def, min, max, aux, doc)          \
+    RM_CTYPE_##type field;
+#define RM_SEC_STRUCT(id, name, parent, kind, doc)                             \
+    struct rm_cfg_##id {                                                       \
+        int _unused_##id;                                                      \
+        RM_DIRS_##id(RM_CFG_FIELD)                                             \
+    };
+RM_SECTIONS(RM_SEC_STRUCT)
+#undef RM_SEC_STRUCT
+#undef RM_CFG_FIELD
+
+struct rm_config {
+    struct rm_cfg_global global;
+    struct rm_cfg_clamav clamav;
+    struct rm_cfg_spamd spamd;
+    struct rm_cfg_redis redis;
+    struct rm_cfg_beanstalk beanstalk;
+    struct rm_cfg_greylisting greylisting;
+    struct rm_cfg_limits limits;
+    struct rm_cfg_dkim dkim;
+    struct rm_cfg_spf spf;
+    struct rm_cfg_karma karma;
+    struct rm_cfg_dns dns;
+
+    struct rm_cfg_dkim_domain *dkim_domain; /* dkim { domain { } ... } */
+    size_t n_dkim_domain;
+    struct rm_cfg_karma_dnslist *karma_dnslist; /* karma { dnslist { } } */
+    size_t n_karma_dnslist;
+    struct rm_rule *rules; /* in the order written */
+    size_t n_rules;
+
+    uint32_t present; /* bit (1u << RM_SEC_x): section x was written */
+    char *path;       /* the main file */
+    unsigned generation;
+    atomic_int refs;
+};
+
+struct rm_diag {
+    size_t n_errors;
+    size_t n_warnings;
+    size_t n;
+    char **lines; /* "file:line:col: error: ..." / "...: warning: ..." */
+};
+
+void diag_free(struct rm_diag *d);
+/* diag_print - every line to f */
+void diag_print(const struct rm_diag *d, FILE *f);
+
+/* cfg_load - parse path with its includes; 0 or -1 (see DIAGNOSTICS) */
+int cfg_load(const char *path, struct rm_config **out, struct rm_diag *diag);
+/* cfg_load_string - parse text (name is used in messages; includes are
+ * resolved relative to the current directory) */
+int cfg_load_string(const char *name, const char *text, size_t len,
+                    struct rm_config **out, struct rm_diag *diag);
+/* cfg_defaults - a generation holding only the defaults */
+struct rm_config *cfg_defaults(void);
+
+struct rm_config *cfg_ref(struct rm_config *c);
+void cfg_unref(struct rm_config *c);
+
+static inline bool
+cfg_present(const struct rm_config *c, enum rm_section s)
+{
+    return (c->present >> s) & 1u;
+}
+
+/* cfg_dump - the effective config, defaults included, as a valid config
+ * file: dump -> parse -> dump gives the same text */
+void cfg_dump(const struct rm_config *c, FILE *f);
+
+/* cfg_reference - the directive reference (Markdown for docs/, or roff for
+ * rmilter.conf(5)), from the declarations */
+enum rm_ref_format { RM_REF_MARKDOWN, RM_REF_ROFF };
+void cfg_reference(FILE *f, enum rm_ref_format fmt);
+
+#endif
