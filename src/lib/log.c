@@ -23,6 +23,8 @@ static enum rm_log_target log_target = RM_LOG_STDERR;
 static enum rm_log_level log_level = RM_LOG_INFO;
 static char log_ident[64] = "rmilter";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static rm_log_hook_fn log_hook;
+static void *log_hook_ud;
 
 static const struct {
     const char *name;
@@ -114,12 +116,36 @@ log_vmsg(enum rm_log_level level, const char *fmt, va_list ap)
 }
 
 void
+log_set_hook(rm_log_hook_fn fn, void *ud)
+{
+    pthread_mutex_lock(&log_lock);
+    log_hook = fn;
+    log_hook_ud = ud;
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* call_hook - format the message once more for the capture hook */
+static void
+call_hook(enum rm_log_level level, const char *fmt, va_list ap)
+{
+    char line[8192];
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    log_hook((int)level, line, log_hook_ud);
+}
+
+void
 log_msg(enum rm_log_level level, const char *fmt, ...)
 {
     va_list ap;
 
     if (!log_enabled(level))
         return;
+    if (log_hook != NULL) {
+        va_start(ap, fmt);
+        call_hook(level, fmt, ap);
+        va_end(ap);
+    }
     va_start(ap, fmt);
     log_vmsg(level, fmt, ap);
     va_end(ap);

@@ -35,6 +35,17 @@ bool log_enabled(enum rm_log_level level);
 void log_msg(enum rm_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * log_set_hook - also pass every emitted line to fn (tests capture logs)
+ *
+ * fn receives the level and the formatted message (no timestamp, ident or
+ * level prefix), after the level filter and in addition to the normal
+ * target. fn == NULL removes the hook. Set it before threads start; fn must
+ * not log itself.
+ */
+typedef void (*rm_log_hook_fn)(int level, const char *line, void *ud);
+void log_set_hook(rm_log_hook_fn fn, void *ud);
+
 #define msg_err(...) log_msg(RM_LOG_ERR, __VA_ARGS__)
 #define msg_warn(...) log_msg(RM_LOG_WARN, __VA_ARGS__)
 #define msg_notice(...) log_msg(RM_LOG_NOTICE, __VA_ARGS__)
