@@ -43,10 +43,16 @@ struct rm_word {
 
 /* cfg_value_set - parse words[0..n) into the field at dst.
  * Returns 0, or -1 with err holding "expected ..., found '...'" and
- * *bad set to the index of the offending word (for its position). */
+ * *bad set to the index of the offending word (for its position); when no
+ * word is to blame (n == 0, or `+=` on a scalar) *bad is 0 and may equal n.
+ * On failure the field is left exactly as it was. dst must be zeroed or
+ * hold a valid value (it is replaced, or for `+=` on a list, extended).
+ * After a successful set (and after cfg_value_set_default): STR is never
+ * NULL ("" = unset), IPLIST is never NULL (an empty list = none), REGEX is
+ * NULL exactly when the value was "". */
 int cfg_value_set(const struct rm_dirinfo *d, void *dst,
-                  const struct rm_word *words, size_t n, bool append,
-                  char *err, size_t errlen, size_t *bad);
+                  const struct rm_word *words, size_t n, bool append, char *err,
+                  size_t errlen, size_t *bad);
 
 /* cfg_value_set_default - store d->def (must not fail for valid tables) */
 int cfg_value_set_default(const struct rm_dirinfo *d, void *dst, char *err,
@@ -56,7 +62,8 @@ int cfg_value_set_default(const struct rm_dirinfo *d, void *dst, char *err,
 void cfg_value_free(const struct rm_dirinfo *d, void *dst);
 
 /* cfg_value_format - the value as it must be written in the config so that
- * parsing it back gives the same value (quoted where needed) */
+ * parsing it back gives the same value (quoted where needed). NOOP has no
+ * value to write (it prints ""); dumps leave NOOP directives out. */
 void cfg_value_format(const struct rm_dirinfo *d, const void *src, FILE *f);
 
 /* Units, exposed for tests and other parsers. 0 or -1. */
