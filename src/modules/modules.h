@@ -1,0 +1,16 @@
+/*
+ * NAME
+ *   modules - the module structs src/modules/ exports
+ *
+ * DESCRIPTION
+ *   One declaration per check; src/core/modules.c lists them in run order.
+ *   See core/module.h for the interface.
+ */
+#ifndef RM_MODULES_H
+#define RM_MODULES_H
+
+#include "core/module.h"
+
+extern const struct rm_module rm_rules_module;
+
+#endif
