@@ -7,9 +7,9 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config bison flex libmilter-dev
-    libcmocka-dev libpcre2-dev libhiredis-dev libsystemd-dev
+    libcmocka-dev libpcre2-dev libssl-dev libhiredis-dev libsystemd-dev
     clang libclang-rt-14-dev clang-format valgrind)
-TEST_PKGS=(postfix miltertest swaks systemd python3 procps iproute2)
+TEST_PKGS=(postfix miltertest swaks systemd python3 procps iproute2 redis-server)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${TEST_PKGS[@]}")
