@@ -8,8 +8,16 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config bison flex libmilter-dev
     libcmocka-dev libpcre2-dev libssl-dev libhiredis-dev libsystemd-dev
-    clang libclang-rt-14-dev clang-format valgrind)
-TEST_PKGS=(postfix miltertest swaks systemd python3 procps iproute2 redis-server)
+    clang libclang-rt-14-dev clang-format valgrind
+    libc-ares-dev libspf2-dev libopendkim-dev libssl-dev)
+TEST_PKGS=(postfix miltertest swaks systemd python3 procps iproute2
+    redis-server nsd bind9-dnsutils python3-dkim python3-dnspython
+    python3-nacl util-linux mount
+    # t_package: dpkg-buildpackage of debian/, lintian on the .deb
+    debhelper lintian
+    # runtime deps of Sendmail, which tests/functional/harness/sendmail.sh
+    # unpacks with apt-get download + dpkg-deb -x (it conflicts with postfix)
+    m4 libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libssl3 libwrap0)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${TEST_PKGS[@]}")
