@@ -7,6 +7,9 @@
  *   rmilter -c FILE -t              check the config and exit 0 or 1
  *   rmilter -c FILE --dump-config   print the effective config
  *   rmilter --reference [md|roff]   print the directive reference
+ *   rmilter replay -c FILE [-c FILE2] MAILBOX...  stored mail through
+ *                                   the checks (src/replay/replay.h)
+ *   rmilter karma-query [OPTIONS] IDENTITY...   ask a karma server
  *   rmilter -h | -v
  *
  * DESCRIPTION
@@ -24,6 +27,8 @@
 #include "core/pipeline.h"
 #include "lib/log.h"
 #include "milter/daemon.h"
+#include "modules/karma_client.h"
+#include "replay/replay.h"
 
 #define RM_DEFAULT_CONFIG "/etc/rmilter/rmilter.conf"
 
@@ -37,6 +42,12 @@ usage(FILE *f)
             "config\n"
             "       rmilter --reference [md|roff]     print the directive "
             "reference\n"
+            "       rmilter replay -c FILE [-c FILE2] MAILBOX...  run "
+            "stored mail\n"
+            "                                         through the checks "
+            "(replay -h)\n"
+            "       rmilter karma-query [OPTIONS] IDENTITY...  ask a karma "
+            "server\n"
             "       rmilter -h | -v\n"
             "\n"
             "  -c, --config FILE   configuration file (default %s)\n"
@@ -88,6 +99,10 @@ main(int argc, char **argv)
     struct rm_config *cfg;
     int c;
 
+    if (argc > 1 && strcmp(argv[1], "replay") == 0)
+        return replay_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "karma-query") == 0)
+        return karma_query_main(argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "c:ntdhv", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -103,6 +118,11 @@ main(int argc, char **argv)
             dump = true;
             break;
         case OPT_REFERENCE:
+            /* "--reference roff" as well as "--reference=roff" */
+            if (optarg == NULL && optind < argc &&
+                (strcmp(argv[optind], "roff") == 0 ||
+                 strcmp(argv[optind], "md") == 0))
+                optarg = argv[optind++];
             cfg_reference(stdout, optarg && strcmp(optarg, "roff") == 0
                                       ? RM_REF_ROFF
                                       : RM_REF_MARKDOWN);

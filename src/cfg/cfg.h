@@ -104,6 +104,13 @@ struct rm_config {
     char *path;       /* the main file */
     unsigned generation;
     atomic_int refs;
+
+    /* Owned by the pipeline (src/core/): the modules' per-generation state,
+     * set once by pipeline_generation_init. When the last reference goes,
+     * cfg_unref calls modules_state_free(modules_state) if it is set,
+     * before freeing anything else of the generation. */
+    void *modules_state;
+    void (*modules_state_free)(void *modules_state);
 };
 
 struct rm_diag {

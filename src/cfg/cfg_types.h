@@ -56,11 +56,11 @@ enum rm_sock_kind {
 
 struct rm_sockspec {
     enum rm_sock_kind kind;
-    char *path;     /* RM_SOCK_UNIX */
-    char *host;     /* RM_SOCK_INET*: NULL or "" means any address */
-    uint16_t port;  /* RM_SOCK_INET* */
-    int fd;         /* RM_SOCK_FD */
-    char *text;     /* the spec as written, for logs and --dump-config */
+    char *path;    /* RM_SOCK_UNIX */
+    char *host;    /* RM_SOCK_INET*: NULL or "" means any address */
+    uint16_t port; /* RM_SOCK_INET* */
+    int fd;        /* RM_SOCK_FD */
+    char *text;    /* the spec as written, for logs and --dump-config */
 };
 
 struct rm_socklist {

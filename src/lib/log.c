@@ -44,8 +44,7 @@ log_open(enum rm_log_target target, const char *ident, const char *facility)
 
     pthread_mutex_lock(&log_lock);
     snprintf(log_ident, sizeof(log_ident), "%s", ident ? ident : "rmilter");
-    for (i = 0; facility && i < sizeof(facilities) / sizeof(facilities[0]);
-         i++)
+    for (i = 0; facility && i < sizeof(facilities) / sizeof(facilities[0]); i++)
         if (strcasecmp(facility, facilities[i].name) == 0)
             fac = facilities[i].value;
     if (log_target == RM_LOG_SYSLOG)
@@ -85,6 +84,9 @@ level_name(enum rm_log_level level)
     }
 }
 
+static void log_vmsg(enum rm_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vmsg(enum rm_log_level level, const char *fmt, va_list ap)
 {
@@ -99,11 +101,11 @@ log_vmsg(enum rm_log_level level, const char *fmt, va_list ap)
     }
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, sizeof(line),
-                 "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s[%d]: %s: ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident,
-                 (int)getpid(), level_name(level));
+    n = snprintf(
+        line, sizeof(line),
+        "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s[%d]: %s: ", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        ts.tv_nsec / 1000000, log_ident, (int)getpid(), level_name(level));
     if (n < 0 || (size_t)n >= sizeof(line))
         n = 0;
     n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -125,6 +127,9 @@ log_set_hook(rm_log_hook_fn fn, void *ud)
 }
 
 /* call_hook - format the message once more for the capture hook */
+static void call_hook(enum rm_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 call_hook(enum rm_log_level level, const char *fmt, va_list ap)
 {
