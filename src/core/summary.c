@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "core/hooks.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
@@ -109,7 +110,8 @@ core__summary(struct rm_session *s, const char *action)
     sb_add(&b, "qid=");
     sb_safe(&b, msg_qid(m));
     sb_add(&b, "; client=");
-    sb_safe(&b, msg_client_host(m));
+    /* Postfix sends "[ip]" as the name when it did no lookup: say so once */
+    sb_safe(&b, msg_client_host(m)[0] == '[' ? "unknown" : msg_client_host(m));
     sb_add(&b, "[");
     sb_safe(&b, msg_client_ip(m));
     sb_add(&b, "]; from=<");
@@ -148,4 +150,5 @@ core__summary(struct rm_session *s, const char *action)
            (unsigned long long)((core__now_us() - m->t_start) / 1000u));
     msg_info("%s: msg done: %s", m->tag, b.p);
     free(b.p);
+    core__report(s, action);
 }

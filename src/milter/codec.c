@@ -733,7 +733,18 @@ milter_enc_replycode(struct milter_buf *b, const char *rcode, const char *xcode,
         end = strchr(line, '\n');
         if (end == NULL)
             end = line + strlen(line);
-        next = *end ? end + 1 : end;
+        /* RFC 5321 caps a reply line at 512 octets: wrap long lines at a
+         * blank (or hard, when there is none) into continuation lines */
+        if (end - line > MILTER_REPLY_LINE_MAX) {
+            const char *cut = line + MILTER_REPLY_LINE_MAX;
+
+            while (cut > line && *cut != ' ')
+                cut--;
+            end = cut > line ? cut : line + MILTER_REPLY_LINE_MAX;
+            next = *end == ' ' ? end + 1 : end;
+        } else {
+            next = *end ? end + 1 : end;
+        }
         /* a final "\n" does not open another (empty) line */
         put_bytes(b, rcode, 3);
         put_byte(b, *next ? '-' : ' ');
@@ -741,11 +752,16 @@ milter_enc_replycode(struct milter_buf *b, const char *rcode, const char *xcode,
         if (end > line)
             put_byte(b, ' ');
         for (; line < end; line++) {
-            if (*line == '\r')
+            unsigned char c = (unsigned char)*line;
+
+            if (c == '\r')
                 continue;
-            if (*line == '%')
+            /* SMTP replies are ASCII: no control or 8-bit bytes */
+            if (c < 0x20 || c >= 0x7f)
+                c = '?';
+            if (c == '%')
                 put_byte(b, '%');
-            put_byte(b, (unsigned char)*line);
+            put_byte(b, c);
         }
         if (*next == '\0')
             break;

@@ -51,6 +51,9 @@
 #define MILTER_VERSION_MIN 2u
 /* REPLBODY chunk size (libmilter's MILTER_CHUNK_SIZE). */
 #define MILTER_BODY_CHUNK 65535u
+/* longest text per reply line; with "550-5.7.1 " and CRLF it stays well
+ * under the 512 octets RFC 5321 allows */
+#define MILTER_REPLY_LINE_MAX 400
 
 /* Decoder errors (milter_decode return values). */
 enum milter_err {

@@ -633,6 +633,43 @@ test_encode_replycode(void **state)
     assert_int_equal(milter_enc_replycode(&b, "554", NULL, NULL), 0);
     expect(&b, P("\0\0\0\x0by554 5.0.0\0"));
 
+    /* 8-bit and control bytes become '?' (SMTP replies are ASCII) */
+    assert_int_equal(
+        milter_enc_replycode(&b, "451", "4.7.1", "Gr\xc3\xbc\xc3\x9f\te"), 0);
+    expect(&b, P("\0\0\0\x14y451 4.7.1 Gr?????"
+                 "e\0"));
+
+    {
+        /* a long line wraps at a blank into continuation lines, each at
+         * most MILTER_REPLY_LINE_MAX text bytes; no blank: a hard cut */
+        char text[1100], want[1200];
+        size_t n;
+
+        memset(text, 'a', 300);
+        text[300] = ' ';
+        memset(text + 301, 'b', 300);
+        text[601] = '\0';
+        assert_int_equal(milter_enc_replycode(&b, "554", "5.7.1", text), 0);
+        n = (size_t)snprintf(want, sizeof(want),
+                             "554-5.7.1 %.300s\r\n"
+                             "554 5.7.1 %.300s",
+                             text, text + 301);
+        assert_int_equal(b.len, 5 + n + 1);
+        assert_memory_equal(b.p + 5, want, n);
+
+        memset(text, 'c', 1000);
+        text[1000] = '\0';
+        milter_buf_reset(&b);
+        assert_int_equal(milter_enc_replycode(&b, "554", "5.7.1", text), 0);
+        n = (size_t)snprintf(want, sizeof(want),
+                             "554-5.7.1 %.400s\r\n554-5.7.1 %.400s\r\n"
+                             "554 5.7.1 %.200s",
+                             text, text, text);
+        assert_int_equal(b.len, 5 + n + 1);
+        assert_memory_equal(b.p + 5, want, n);
+        milter_buf_reset(&b);
+    }
+
     /* invalid codes append nothing */
     assert_int_equal(milter_enc_replycode(&b, "250", "2.0.0", "ok"), -1);
     assert_int_equal(milter_enc_replycode(&b, "55", "5.7.1", "x"), -1);
