@@ -74,6 +74,7 @@
     X(global, shutdown_timeout, TIME_S, shutdown_timeout, "30s", 0, 3600000, NULL, "on SIGTERM, wait this long for sessions to finish") \
     X(global, max_packet, SIZE, max_packet, "1m", 65536, 67108864, NULL, "largest milter packet accepted from the MTA") \
     X(global, metrics_socket, STR, metrics_socket, "", 0, 0, NULL, "serve Prometheus metrics over HTTP here (inet:port@host)") \
+    X(global, reply_whitelist, FLAG, reply_whitelist, "no", 0, 0, NULL, "replies to mail of our authenticated senders skip spam checks (ids in the embedded store; redis servers_id alone also turns this on)") \
     X(global, use_redis, NOOP, use_redis, "", 0, 0, "a redis { } section selects Redis by itself", "accepted for compatibility") \
     X(global, use_dcc, NOOP, use_dcc, "", 0, 0, "DCC is not supported", "accepted for compatibility")
 
@@ -124,14 +125,13 @@
     X(spamd, diff_dir, NOOP, diff_dir, "", 0, 0, "unused since rmilter 1.9", "accepted for compatibility") \
     X(spamd, symbols_dir, NOOP, symbols_dir, "", 0, 0, "unused since rmilter 1.9", "accepted for compatibility") \
     X(spamd, check_symbols, NOOP, check_symbols, "", 0, 0, "unused since rmilter 1.9", "accepted for compatibility") \
-    X(spamd, spam_bar_char, NOOP, spam_bar_char, "", 0, 0, "unused since rmilter 1.9", "accepted for compatibility") \
-    X(spamd, rspamd_sign, NOOP, rspamd_sign, "", 0, 0, "sign with dkim { } instead", "accepted for compatibility")
+    X(spamd, spam_bar_char, NOOP, spam_bar_char, "", 0, 0, "unused since rmilter 1.9", "accepted for compatibility")
 
 #define RM_DIRS_redis(X)                                                       \
-    X(redis, servers_grey, SERVERS, servers_grey, "", 0, 0, "6379", "greylisting servers (keys sharded by consistent hashing)") \
+    X(redis, servers_grey, SERVERS, servers_grey, "", 0, 0, "6379", "greylisting servers (keys sharded by consistent hashing); empty: the embedded store") \
     X(redis, servers_white, SERVERS, servers_white, "", 0, 0, "6379", "greylisting whitelist servers (default: servers_grey)") \
-    X(redis, servers_limits, SERVERS, servers_limits, "", 0, 0, "6379", "rate limit servers") \
-    X(redis, servers_id, SERVERS, servers_id, "", 0, 0, "6379", "reply message-id servers") \
+    X(redis, servers_limits, SERVERS, servers_limits, "", 0, 0, "6379", "rate limit servers; empty: the embedded store") \
+    X(redis, servers_id, SERVERS, servers_id, "", 0, 0, "6379", "reply message-id servers (setting them turns reply whitelisting on); empty: the embedded store") \
     X(redis, mirror_grey, SERVERS, mirror_grey, "", 0, 0, "6379", "servers that receive a copy of every greylisting write") \
     X(redis, mirror_white, SERVERS, mirror_white, "", 0, 0, "6379", "servers that receive a copy of every whitelist write") \
     X(redis, connect_timeout, TIME_S, connect_timeout, "1s", 1, 600000, NULL, "connect timeout") \
@@ -145,7 +145,9 @@
     X(redis, white_prefix, STR, white_prefix, "white.", 0, 0, NULL, "key prefix of whitelist records") \
     X(redis, id_prefix, STR, id_prefix, "message_id.", 0, 0, NULL, "key prefix of reply message-ids") \
     X(redis, limits_prefix, STR, limits_prefix, "rl.", 0, 0, NULL, "key prefix of rate limit buckets") \
-    X(redis, on_failure, ENUM, on_failure, "accept", 0, 0, RM_ON_FAILURE, "what greylisting and limits do when no server answers") \
+    X(redis, awl_prefix, STR, awl_prefix, "awl.", 0, 0, NULL, "key prefix of greylisting auto-whitelist counters (kept with the whitelist records)") \
+    X(redis, id_ttl, TIME_S, id_ttl, "30d", 1000, 0, NULL, "how long the Message-ID of mail from an authenticated sender is remembered for reply whitelisting") \
+    X(redis, on_failure, ENUM, on_failure, "accept", 0, 0, RM_ON_FAILURE, "what greylisting and limits do when the store fails (accept: that check passes, the others still run)") \
     X(redis, protocol, NOOP, protocol, "", 0, 0, "Redis is always TCP or a unix socket", "accepted for compatibility") \
     X(redis, servers_spam, NOOP, servers_spam, "", 0, 0, "use beanstalk { spam_server } for spam copies", "accepted for compatibility") \
     X(redis, servers_copy, NOOP, servers_copy, "", 0, 0, "use beanstalk { copy_server } for copies", "accepted for compatibility") \
@@ -164,7 +166,7 @@
     X(beanstalk, send_beanstalk_headers, FLAG, send_headers, "no", 0, 0, NULL, "put the headers of every message to servers") \
     X(beanstalk, send_beanstalk_copy, FLAG, send_copy, "no", 0, 0, NULL, "put whole messages to copy_server") \
     X(beanstalk, send_beanstalk_spam, FLAG, send_spam, "no", 0, 0, NULL, "put spam to spam_server") \
-    X(beanstalk, copy_probability, PROB, copy_probability, "1.0", 0, 1, NULL, "share of messages copied to copy_server") \
+    X(beanstalk, copy_probability, PROB, copy_probability, "1.0", 0, 1, NULL, "share of messages copied to copy_server (0.0-1.0; above 1 means percent)") \
     X(beanstalk, connect_timeout, TIME_S, connect_timeout, "1s", 1, 600000, NULL, "connect timeout") \
     X(beanstalk, timeout, TIME_S, timeout, "2s", 1, 600000, NULL, "deadline for one put") \
     X(beanstalk, error_time, TIME_S, error_time, "10s", 0, 0, NULL, "window in which maxerrors errors mark a server dead") \
@@ -175,7 +177,7 @@
     X(beanstalk, send_beanstalk_spam_extra_diff, NOOP, send_spam_extra_diff, "", 0, 0, "second scans are not supported", "accepted for compatibility")
 
 #define RM_DIRS_greylisting(X)                                                 \
-    X(greylisting, enable, FLAG, enable, "yes", 0, 0, NULL, "greylist unknown triplets") \
+    X(greylisting, enable, FLAG, enable, "yes", 0, 0, NULL, "greylist unknown triplets (when this section or redis servers_grey is written)") \
     X(greylisting, timeout, TIME_S, timeout, "300s", 0, 0, NULL, "a retry is accepted after this long") \
     X(greylisting, expire, TIME_S, expire, "1d", 1000, 0, NULL, "a greylist record lives this long") \
     X(greylisting, expire_white, TIME_S, expire_white, "3d", 1000, 0, NULL, "a passed triplet is whitelisted this long") \
@@ -186,7 +188,7 @@
     X(greylisting, awl_enable, FLAG, awl_enable, "no", 0, 0, NULL, "auto-whitelist clients that passed greylisting awl_hits times") \
     X(greylisting, awl_hits, INT, awl_hits, "10", 1, 1000000, NULL, "passes before a client is auto-whitelisted") \
     X(greylisting, awl_ttl, TIME_S, awl_ttl, "3600s", 1000, 0, NULL, "how long an auto-whitelist entry lives") \
-    X(greylisting, awl_pool, SIZE, awl_pool, "10m", 0, 0, NULL, "memory for the auto-whitelist (embedded store)") \
+    X(greylisting, awl_pool, SIZE, awl_pool, "10m", 0, 0, NULL, "not used: the auto-whitelist is kept with the whitelist records (store_size or Redis)") \
     X(greylisting, store_size, SIZE, store_size, "64m", 65536, 0, NULL, "memory cap of the embedded store; oldest entries go first")
 
 #define RM_DIRS_limits(X)                                                      \
@@ -209,7 +211,8 @@
     X(dkim, sign_networks, IPLIST, sign_networks, "", 0, 0, NULL, "clients whose mail is signed without authentication") \
     X(dkim, sign_headers, STRLIST, sign_headers, "from, sender, reply-to, subject, date, message-id, to, cc, mime-version, content-type, content-transfer-encoding, resent-to, resent-cc, resent-from, resent-sender, resent-message-id, in-reply-to, references, list-id, list-owner, list-unsubscribe, list-subscribe, list-post", 0, 0, NULL, "headers covered by the signature") \
     X(dkim, fold_header, FLAG, fold_header, "no", 0, 0, NULL, "fold the DKIM-Signature header") \
-    X(dkim, on_failure, ENUM, on_failure, "tempfail", 0, 0, RM_ON_FAILURE, "what to do when signing fails")
+    X(dkim, on_failure, ENUM, on_failure, "tempfail", 0, 0, RM_ON_FAILURE, "what to do when signing fails") \
+    X(dkim, rspamd_sign, NOOP, rspamd_sign, "", 0, 0, "rspamd does not sign here; domain { } blocks do", "accepted for compatibility")
 
 #define RM_DIRS_dkim_domain(X)                                                 \
     X(dkim_domain, domain, STR, domain, "", 0, 0, NULL, "the domain, or * for every domain (key is then a directory)") \

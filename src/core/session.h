@@ -51,6 +51,18 @@ enum rm_sender_class {
     RM_SENDER_LOCAL,
 };
 
+/* A spam scanner's verdict, worst last (rspamd's actions; spamd maps
+ * "is spam" to RM_SPAM_REJECT, or to RM_SPAM_ADD_HEADER under
+ * never_reject / soft fail). See rm_msg.spam_action. */
+enum rm_spam_action {
+    RM_SPAM_NONE = 0, /* not scanned, or "no action" */
+    RM_SPAM_GREYLIST,
+    RM_SPAM_ADD_HEADER,
+    RM_SPAM_REWRITE_SUBJECT,
+    RM_SPAM_SOFT_REJECT,
+    RM_SPAM_REJECT,
+};
+
 struct rm_rcpt {
     char *raw;   /* as sent: "<User@Example.COM>" */
     char *addr;  /* normalised: "User@example.com" */
@@ -111,6 +123,20 @@ struct rm_msg {
     uint64_t size;          /* header lines + empty line + body, bytes */
     bool eoh_seen;
     bool oversized; /* size > max_size: content scans skipped */
+    /* In-Reply-To or References names a message one of our authenticated
+     * senders sent (src/modules/replies.c). The one field a module writes:
+     * the replies module sets it at MAIL (false) and at EOH (the lookup's
+     * answer), so it is valid from EOH on. Spam scanners skip such mail;
+     * so does greylisting on the scanner's verdict (greylist.h). */
+    bool is_reply;
+    /* The spam scanner's verdict (src/modules/spamd.c): the scanner sets
+     * it at EOM before it returns, whatever it then decides; RM_SPAM_NONE
+     * when the message was not scanned (skipped, scanner failed) or is
+     * not spam. Cleared with the transaction (core__txn_clear). Read by
+     * modules after the scanner: beanstalk sends spam copies for any
+     * value but RM_SPAM_NONE (see modules/beanstalk.h for a verdict that
+     * ends the message, after which later modules do not run). */
+    enum rm_spam_action spam_action;
 
     /* pipeline bookkeeping (not for modules) */
     size_t cur_module;
