@@ -9,10 +9,18 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config bison flex libmilter-dev
     libcmocka-dev libpcre2-dev libssl-dev libhiredis-dev libsystemd-dev
     clang libclang-rt-14-dev clang-format valgrind
-    libc-ares-dev libspf2-dev libopendkim-dev libssl-dev)
+    libc-ares-dev libspf2-dev libopendkim-dev
+    # clamav { engine = libclamav }
+    libclamav-dev)
 TEST_PKGS=(postfix miltertest swaks systemd python3 procps iproute2
-    redis-server nsd bind9-dnsutils python3-dkim python3-dnspython
+    redis-server nsd bind9-dnsutils python3-dkim python3-dnspython openssl
     python3-nacl util-linux mount
+    # t_beanstalk*, unit test beanstalk_live: beanstalkd on loopback
+    beanstalkd
+    # content scanners (t_clamav*, t_spamd*, t_rspamd, t_scan_*): clamd with a
+    # test-time EICAR database (no freshclam run), SpamAssassin's spamd with
+    # the rules Debian ships (GTUBE, offline), rspamd with its stock config
+    clamav-daemon clamav spamassassin spamd spamc rspamd
     # t_package: dpkg-buildpackage of debian/, lintian on the .deb
     debhelper lintian
     # runtime deps of Sendmail, which tests/functional/harness/sendmail.sh

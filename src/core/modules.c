@@ -7,17 +7,29 @@
  *   The order follows DESIGN.md ("Order of checks"), whose EOM column is
  *   the one that matters most:
  *
- *     ratelimit  RCPT check, EOM bucket update      (to come)
- *     greylist   DATA, or EOM on the spam verdict   (to come)
+ *     ratelimit  RCPT: take from the buckets; the   src/modules/ratelimit.c
+ *                take is given back when the recipient or message is
+ *                not accepted (abort, EOM reject/tempfail/discard)
+ *     greylist   DATA, or on the spam verdict       src/modules/greylist.c
+ *                (the scanner calls greylist_check_message, greylist.h)
+ *     replies    MAIL/EOH: is this a reply to our   src/modules/replies.c
+ *                mail (m->is_reply); EOM: remember authenticated ids
  *     rules      EOM                                 src/modules/rules.c
- *     spf        EOM                                 (to come)
- *     karma      EOM                                 (to come)
+ *     spf        DATA (all recipients known; a     src/modules/spf.c
+ *                reply refuses DATA, not the body)
+ *     karma      EOH: send; EOM: collect and score   src/modules/karma.c
  *     -- size gate: RM_MOD_CONTENT modules are skipped for messages over
  *        max_size (the pipeline does it, core/pipeline.c) --
- *     spamd      EOM (RM_MOD_CONTENT, RM_MOD_SKIP_EXEMPT)    (to come)
- *     clamav     EOM (RM_MOD_CONTENT)                (to come)
- *     beanstalk  EOM                                 (to come)
- *     dkim       EOM, last: signs the final headers  (to come)
+ *     spamd      EOM, parallel phase (RM_MOD_CONTENT, src/modules/spamd.c
+ *                RM_MOD_SKIP_EXEMPT, RM_MOD_SKIP_WHITELISTED)
+ *     clamav     EOM, parallel phase (RM_MOD_CONTENT, src/modules/clamav.c
+ *                RM_MOD_SKIP_WHITELISTED); spamd and clamav run
+ *                their backend requests at once (core/module.h, THE
+ *                PARALLEL EOM PHASE); their verdicts merge in this order
+ *     beanstalk  EOM: copies to beanstalkd; after   src/modules/beanstalk.c
+ *                the scanners (spam copies read
+ *                m->spam_action), before DKIM
+ *     dkim       EOM, last: signs the final headers  src/modules/dkim.c
  *
  *   A new module is a file in src/modules/ exporting one
  *   `const struct rm_module rm_<name>_module` plus one line below.
@@ -36,7 +48,16 @@
 #include "modules/modules.h"
 
 static const struct rm_module *const builtin[] = {
+    &rm_ratelimit_module,
+    &rm_greylist_module,
+    &rm_replies_module,
     &rm_rules_module,
+    &rm_spf_module,
+    &rm_karma_module,
+    &rm_spamd_module,  /* the parallel EOM phase: spamd, then clamav */
+    &rm_clamav_module,
+    &rm_beanstalk_module,
+    &rm_dkim_module, /* last: signs the final headers */
 };
 
 static const struct rm_module *const *override;

@@ -48,6 +48,9 @@ verdict_mod(struct rm_verdict *v, enum rm_mod_kind kind, unsigned index,
 }
 
 /* vformat - a new string from a format */
+static char *vformat(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
 static char *
 vformat(const char *fmt, va_list ap)
 {

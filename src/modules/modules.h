@@ -11,6 +11,15 @@
 
 #include "core/module.h"
 
+extern const struct rm_module rm_ratelimit_module;
+extern const struct rm_module rm_greylist_module;
+extern const struct rm_module rm_replies_module;
 extern const struct rm_module rm_rules_module;
+extern const struct rm_module rm_spf_module;
+extern const struct rm_module rm_karma_module;
+extern const struct rm_module rm_spamd_module;
+extern const struct rm_module rm_clamav_module;
+extern const struct rm_module rm_beanstalk_module;
+extern const struct rm_module rm_dkim_module;
 
 #endif
