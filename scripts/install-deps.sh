@@ -7,7 +7,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake pkg-config bison flex libmilter-dev
-    libcmocka-dev libpcre2-dev libssl-dev libhiredis-dev libsystemd-dev
+    libcmocka-dev libpcre2-dev libssl-dev libjansson-dev libhiredis-dev libsystemd-dev
     clang libclang-rt-14-dev clang-format valgrind
     libc-ares-dev libspf2-dev libopendkim-dev
     # clamav { engine = libclamav }

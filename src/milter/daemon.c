@@ -67,6 +67,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "cfg/cfg.h"
+#include "core/metrics.h"
 #include "core/pipeline.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -201,7 +202,9 @@ pidfile_remove(struct daemon *d)
         unlink(d->pidfile) < 0) {
         msg_debug("cannot remove pidfile %s: %s; emptying it", d->pidfile,
                   strerror(errno));
-        (void)ftruncate(d->pid_fd, 0);
+        if (ftruncate(d->pid_fd, 0) < 0)
+            msg_debug("cannot empty pidfile %s: %s", d->pidfile,
+                      strerror(errno));
     }
     close(d->pid_fd);
     d->pid_fd = -1;
@@ -575,6 +578,7 @@ reload(struct daemon *d)
             cfg_unref(n);
         msg_err("reload of %s failed; still serving generation %u",
                 d->config_path, d->cur->generation);
+        metrics_reload_failed();
         sd_notify(0, "READY=1\nSTATUS=reload failed; old configuration "
                      "kept");
         return;
@@ -589,6 +593,7 @@ reload(struct daemon *d)
     pthread_mutex_unlock(&d->eng.lock);
 
     apply_logging(n, wants_syslog(d, n));
+    metrics_config(n);
     if (!same_sockets(&old->global.bind_socket, &n->global.bind_socket))
         msg_warn("reload: bind_socket changed; it takes effect at restart");
     if (!same_str(old->global.user, n->global.user) ||
@@ -755,6 +760,7 @@ daemon_run(struct rm_config *cfg, const char *config_path, bool foreground)
     if (pidfile_write(&d) < 0 || drop_privileges(&cfg->global) < 0)
         goto out;
 
+    metrics_start(cfg); /* optional: mail flows even if it fails */
     err = pthread_create(&d.acceptor, NULL, accept_main, &d);
     if (err != 0) {
         msg_err("cannot start the accept thread: %s", strerror(err));
@@ -802,6 +808,7 @@ out:
         (void)!write(ready_fd, &st, 1);
         close(ready_fd);
     }
+    metrics_stop();
     pidfile_remove(&d);
     if (status == 0)
         msg_info("rmilter stopped");

@@ -17,7 +17,6 @@
 
 #include "cfg/cfg.h"
 
-int daemon_run(struct rm_config *cfg, const char *config_path,
-               bool foreground);
+int daemon_run(struct rm_config *cfg, const char *config_path, bool foreground);
 
 #endif

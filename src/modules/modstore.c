@@ -124,7 +124,7 @@ modstore_open(const struct rm_config *cfg, enum rm_store_role role,
     o.mirrors = mirrors;
     if (store_redis_new(&o, out, &err) < 0) {
         module_diag(diag, "%s: error: redis: %s",
-                    cfg->path ? cfg->path : "config", err.msg);
+                    cfg_where(cfg, RM_SEC_redis, 0, NULL), err.msg);
         return -1;
     }
     return 0;

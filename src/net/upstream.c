@@ -47,6 +47,7 @@
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "net/upstream.h"
+#include "net/upstream_registry.h"
 
 struct up_state {
     struct up_state *next;
@@ -394,6 +395,7 @@ upstream_pool_new(const char *name, const struct rm_servers *servers,
     ms_order_build(pool);
     if (policy == RM_UPSTREAM_HASHED)
         ring_build(pool);
+    upstream__registry_add(pool);
     return pool;
 }
 
@@ -404,6 +406,7 @@ upstream_pool_free(struct rm_upstream_pool *pool)
 
     if (pool == NULL)
         return;
+    upstream__registry_del(pool);
     pthread_mutex_lock(&pool->grp->lock);
     for (i = 0; i < pool->n; i++)
         state_unref(pool->grp, pool->members[i].st);
