@@ -29,6 +29,11 @@
  *   the same file that is probably a mistake and is warned about; across
  *   files (a conf.d include overriding the main file) it is silent.
  *
+ *   The generation keeps where each directive, section and block was
+ *   written (c->pos, "file:line:col" strings, freed with it), so that
+ *   problems found after the load, when the modules start, can name the
+ *   line too (cfg_where).
+ *
  *   Errors do not stop the walk (all of them are collected, up to
  *   CFG_MAX_ERRORS), but a file with a syntax error is not applied at all,
  *   so one typo does not cascade into spurious "unknown directive" errors.
@@ -92,10 +97,13 @@ const size_t cfg__n_dirs = sizeof(cfg__dirs) / sizeof(cfg__dirs[0]);
 const struct cfg_alias cfg__aliases[] = {RM_ALIASES(ALIAS_ROW)};
 const size_t cfg__n_aliases = sizeof(cfg__aliases) / sizeof(cfg__aliases[0]);
 
-/* Where a directive was last set with '=', for the "set again" warning. */
+/* Where a directive was last set with '=', for the "set again" warning,
+ * and where it was last written at all ('=' or '+='), for cfg_where. */
 struct setpos {
     const char *file;
     int line, col;
+    const char *wfile;
+    int wline, wcol;
 };
 
 /* One element of a MULTI section: its block position and set positions. */
@@ -106,7 +114,8 @@ struct elem {
 };
 
 struct apply {
-    struct setpos *single; /* [cfg__n_dirs] */
+    struct setpos *single;            /* [cfg__n_dirs] */
+    struct setpos open[RM_SEC_COUNT]; /* first opening of a SINGLE section */
     struct elem *elems[RM_SEC_COUNT];
     size_t n_elems[RM_SEC_COUNT];
 };
@@ -480,6 +489,9 @@ config_free(struct rm_config *c)
     for (size_t i = 0; i < c->n_rules; i++)
         cfg__rule_free(&c->rules[i]);
     free(c->rules);
+    for (size_t i = 0; i < c->n_pos; i++)
+        free(c->pos[i].where);
+    free(c->pos);
     free(c->path);
     free(c);
 }
@@ -541,6 +553,10 @@ apply_value(struct cfg_load *l, const struct actx *ctx,
                   "'%s' is accepted for compatibility and does nothing: %s",
                   n->name, d->aux ? d->aux : "unused");
         *(bool *)((char *)ctx->base + d->offset) = true;
+        sp = &ctx->set[d - cfg__dirs];
+        sp->wfile = n->file;
+        sp->wline = n->line;
+        sp->wcol = n->col;
         return;
     }
     if (append && !cfg__is_list_type(d->type)) {
@@ -579,6 +595,9 @@ apply_value(struct cfg_load *l, const struct actx *ctx,
         sp->line = n->line;
         sp->col = n->col;
     }
+    sp->wfile = n->file;
+    sp->wline = n->line;
+    sp->wcol = n->col;
     if (n->group_line > 0) {
         if (d->type == RM_T_SERVERS)
             cfg__warn(l, n->file, n->group_line, n->group_col,
@@ -713,6 +732,11 @@ apply_block(struct cfg_load *l, const struct actx *ctx,
     switch (cfg__sections[s].kind) {
     case CFG_SINGLE:
         l->cfg->present |= 1u << s;
+        if (apply_of(l)->open[s].line == 0) {
+            apply_of(l)->open[s].file = n->file;
+            apply_of(l)->open[s].line = n->line;
+            apply_of(l)->open[s].col = n->col;
+        }
         sub.sec = s;
         sub.base = sec_base(l->cfg, s);
         sub.set = apply_of(l)->single;
@@ -1079,12 +1103,77 @@ load_begin(struct cfg_load *l, struct apply *ap, struct rm_diag *diag,
     l->cfg = config_new();
 }
 
+/* pos_add - one position into the generation (for cfg_where) */
+static void
+pos_add(struct rm_config *c, int sec, size_t block, long dir, const char *file,
+        int line, int col)
+{
+    struct rm_cfg_pos *p;
+
+    if (file == NULL || line <= 0)
+        return;
+    c->pos = xrealloc(c->pos, (c->n_pos + 1) * sizeof(*c->pos));
+    p = &c->pos[c->n_pos++];
+    p->sec = sec;
+    p->block = block;
+    p->dir = dir;
+    p->where = xasprintf("%s:%d:%d", file, line, col);
+}
+
+/* keep_positions - what cfg_where needs of the load's positions, copied
+ * into the generation (the file names die with the load) */
+static void
+keep_positions(struct cfg_load *l)
+{
+    struct apply *ap = apply_of(l);
+    struct rm_config *c = l->cfg;
+
+    for (int s = 0; s < RM_SEC_COUNT; s++) {
+        pos_add(c, s, 0, -1, ap->open[s].file, ap->open[s].line,
+                ap->open[s].col);
+        for (size_t i = 0; i < ap->n_elems[s]; i++) {
+            const struct elem *e = &ap->elems[s][i];
+
+            pos_add(c, s, i, -1, e->file, e->line, e->col);
+            for (size_t d = 0; d < cfg__n_dirs; d++)
+                pos_add(c, s, i, (long)d, e->set[d].wfile, e->set[d].wline,
+                        e->set[d].wcol);
+        }
+    }
+    for (size_t d = 0; d < cfg__n_dirs; d++)
+        pos_add(c, cfg__dirs[d].sec, 0, (long)d, ap->single[d].wfile,
+                ap->single[d].wline, ap->single[d].wcol);
+}
+
+const char *
+cfg_where(const struct rm_config *c, enum rm_section sec, size_t block,
+          const char *directive)
+{
+    const struct rm_dirinfo *d = NULL;
+    long dir = -1;
+    size_t i;
+
+    if (directive != NULL && (d = cfg__find_dir(sec, directive)) != NULL)
+        dir = (long)(d - cfg__dirs);
+    if (dir >= 0)
+        for (i = 0; i < c->n_pos; i++)
+            if (c->pos[i].sec == (int)sec && c->pos[i].block == block &&
+                c->pos[i].dir == dir)
+                return c->pos[i].where;
+    for (i = 0; i < c->n_pos; i++)
+        if (c->pos[i].sec == (int)sec && c->pos[i].block == block &&
+            c->pos[i].dir < 0)
+            return c->pos[i].where;
+    return c->path ? c->path : "config";
+}
+
 static int
 load_end(struct cfg_load *l, struct rm_config **out)
 {
     struct apply *ap = apply_of(l);
 
     check_semantics(l);
+    keep_positions(l);
     for (int s = 0; s < RM_SEC_COUNT; s++) {
         for (size_t i = 0; i < ap->n_elems[s]; i++)
             free(ap->elems[s][i].set);

@@ -26,7 +26,9 @@
  * DIAGNOSTICS
  *   Errors and warnings go to struct rm_diag as "file:line:column: text"
  *   lines. cfg_load returns 0 (warnings allowed) or -1 (at least one error;
- *   *out stays NULL).
+ *   *out stays NULL). Problems found later, when the modules start on a
+ *   generation (a missing key file), name the directive's position with
+ *   cfg_where, in the same form.
  */
 #ifndef RM_CFG_H
 #define RM_CFG_H
@@ -100,8 +102,10 @@ struct rm_config {
     struct rm_rule *rules; /* in the order written */
     size_t n_rules;
 
-    uint32_t present; /* bit (1u << RM_SEC_x): section x was written */
-    char *path;       /* the main file */
+    uint32_t present;       /* bit (1u << RM_SEC_x): section x was written */
+    char *path;             /* the main file */
+    struct rm_cfg_pos *pos; /* where things were written (cfg_where) */
+    size_t n_pos;
     unsigned generation;
     atomic_int refs;
 
@@ -111,6 +115,16 @@ struct rm_config {
      * before freeing anything else of the generation. */
     void *modules_state;
     void (*modules_state_free)(void *modules_state);
+};
+
+/* One position for cfg_where: a directive (dir >= 0, the index of its row)
+ * or a section / block opening (dir = -1) of section sec, block block
+ * (MULTI sections; 0 otherwise), written at "file:line:col". */
+struct rm_cfg_pos {
+    int sec;
+    size_t block;
+    long dir;
+    char *where;
 };
 
 struct rm_diag {
@@ -141,6 +155,24 @@ cfg_present(const struct rm_config *c, enum rm_section s)
 {
     return (c->present >> s) & 1u;
 }
+
+/*
+ * cfg_where - where something of c was written, as "file:line:col" (the
+ * form of the config errors), for diagnostics that are found after
+ * loading, such as a module's init (a key file that does not exist).
+ *   sec, block: the section, and for a repeatable section (dkim domain,
+ *     karma dnslist) the index of its block in the array (else 0);
+ *   directive: the name as in cfg_directives.h (aliases resolve), or NULL
+ *     for the section / block itself.
+ * If the directive was not written (it has its default), the position of
+ * the section or block opening is returned instead; if that is unknown too
+ * (the top level, a section that was not written, cfg_defaults), the main
+ * file name (c->path, or "config"). A directive written more than once
+ * gives its last statement ('=' or '+='). Never NULL; the string belongs
+ * to c and lives as long as it.
+ */
+const char *cfg_where(const struct rm_config *c, enum rm_section sec,
+                      size_t block, const char *directive);
 
 /* cfg_dump - the effective config, defaults included, as a valid config
  * file: dump -> parse -> dump gives the same text */

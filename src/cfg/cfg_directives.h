@@ -99,13 +99,13 @@
     X(spamd, error_time, TIME_S, error_time, "10s", 0, 0, NULL, "window in which maxerrors errors mark a server dead") \
     X(spamd, dead_time, TIME_S, dead_time, "300s", 0, 0, NULL, "how long a dead server is left alone") \
     X(spamd, maxerrors, INT, maxerrors, "10", 1, 1000000, NULL, "errors within error_time that mark a server dead") \
-    X(spamd, retry_count, INT, retry_count, "1", 0, 10, NULL, "further servers to try after a failure") \
-    X(spamd, retry_timeout, TIME_S, retry_timeout, "0", 0, 60000, NULL, "pause before a retry") \
+    X(spamd, retry_count, INT, retry_count, "1", 0, 10, NULL, "further servers tried when one does not connect") \
+    X(spamd, retry_timeout, TIME_S, retry_timeout, "0", 0, 60000, NULL, "not used: the next server is tried at once (a pause would hold every scan of the message)") \
     X(spamd, on_failure, ENUM, on_failure, "continue", 0, 0, RM_ON_FAILURE, "what to do when no scan result can be had") \
     X(spamd, spamd_temp_fail, FLAG, temp_fail, "no", 0, 0, NULL, "tempfail when the scan fails (same as on_failure = tempfail)") \
     X(spamd, reject_message, STR, reject_message, "Spam message rejected; If this is not spam contact abuse team", 0, 0, NULL, "reply text for rejected spam") \
     X(spamd, whitelist, IPLIST, whitelist, "", 0, 0, NULL, "clients whose mail is not scanned") \
-    X(spamd, rspamd_metric, STR, rspamd_metric, "default", 0, 0, NULL, "the rspamd metric whose verdict counts") \
+    X(spamd, rspamd_metric, STR, rspamd_metric, "default", 0, 0, NULL, "the rspamd metric; /checkv2 replies carry one verdict, so anything but default is warned about and ignored") \
     X(spamd, spamd_soft_fail, FLAG, soft_fail, "yes", 0, 0, NULL, "actions below reject tag or greylist instead of rejecting") \
     X(spamd, spamd_greylist, FLAG, greylist, "yes", 0, 0, NULL, "greylist on the scanner's verdict instead of at DATA") \
     X(spamd, spamd_never_reject, FLAG, never_reject, "no", 0, 0, NULL, "add the spam header instead of rejecting") \
@@ -168,7 +168,7 @@
     X(beanstalk, send_beanstalk_spam, FLAG, send_spam, "no", 0, 0, NULL, "put spam to spam_server") \
     X(beanstalk, copy_probability, PROB, copy_probability, "1.0", 0, 1, NULL, "share of messages copied to copy_server (0.0-1.0; above 1 means percent)") \
     X(beanstalk, connect_timeout, TIME_S, connect_timeout, "1s", 1, 600000, NULL, "connect timeout") \
-    X(beanstalk, timeout, TIME_S, timeout, "2s", 1, 600000, NULL, "deadline for one put") \
+    X(beanstalk, timeout, TIME_S, timeout, "2s", 1, 600000, NULL, "deadline for all the puts of one message, connects included") \
     X(beanstalk, error_time, TIME_S, error_time, "10s", 0, 0, NULL, "window in which maxerrors errors mark a server dead") \
     X(beanstalk, dead_time, TIME_S, dead_time, "300s", 0, 0, NULL, "how long a dead server is left alone") \
     X(beanstalk, maxerrors, INT, maxerrors, "10", 1, 1000000, NULL, "errors within error_time that mark a server dead") \

@@ -66,8 +66,9 @@ char *core__addr_normalize(const char *raw);
 /* fix m->sender_class, authenticated, exempt, user from the macros and
  * the client address */
 void core__sender_class(struct rm_session *s);
-/* add a header to m->hdrs (and m->message_id) */
-void core__header_add(struct rm_msg *m, const char *name, const char *value);
+/* add a header to m->hdrs (and m->message_id); see struct rm_header */
+void core__header_add(struct rm_msg *m, const char *name, const char *value,
+                      const char *raw);
 /* free every transaction field of m and return it to the idle state */
 void core__txn_clear(struct rm_session *s);
 void core__rcpt_free(struct rm_rcpt *r);

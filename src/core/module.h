@@ -55,6 +55,62 @@
  *   (EOM, abort, the next MAIL, QUIT_NC or close), after on_abort if the
  *   message did not reach EOM.
  *
+ * REPLIES
+ *   The MTA waits for an answer to every command it sends, unless the
+ *   milter negotiated that a stage gets none (SMFIP_NR_*): that saves a
+ *   round trip per header and per body chunk. The engine asks for that at
+ *   every stage that no enabled module may answer (pipeline_reply_stages):
+ *   a stage at which a module has a hook, and which its reply_stages
+ *   names (all its hooked stages when 0), can be answered. A module whose
+ *   hook at a stage only observes (always RM_CONTINUE or RM_DECLINED, and
+ *   RM_ERROR only under on_failure = continue) should leave that stage out
+ *   of reply_stages; RM_STAGE_BIT(RM_STAGE_EOM) alone says "answers at end
+ *   of message only" (EOM is always answered). A decision a hook makes
+ *   anyway at a stage without a reply is not lost: the message stays
+ *   decided, and the engine gives the answer at the next stage that is
+ *   answered (EOM at the latest), logging a warning.
+ *
+ * THE PARALLEL EOM PHASE
+ *   A module whose EOM work is a request to a backend (clamd, spamd,
+ *   rspamd) implements eom_start and eom_finish instead of on_eom, so that
+ *   the pipeline can run the requests of several modules at once: a
+ *   message then waits for the slowest backend, not for the sum.
+ *
+ *   When the EOM stage reaches such a module, the pipeline takes it and
+ *   every following module that also has eom_start, up to the first
+ *   module with a plain on_eom (modules without an EOM hook in between do
+ *   not break the run), as one phase:
+ *     1. start: for each member in table order (sender classes and the
+ *        size gate apply as usual), eom_start either decides at once
+ *        (any status, exactly as on_eom would) or adds exchanges with
+ *        eom_batch_add and returns RM_PENDING. An immediate result is
+ *        merged at once when no earlier member is pending; if it decides
+ *        the message, the remaining members are not started.
+ *     2. run: one batch_run (net/batch.h) over every exchange added,
+ *        until the latest of their deadlines (each exchange sets its own
+ *        ex_deadline_ms; an unset one gets RM_EOM_TIMEOUT_MS). Each
+ *        exchange reports to its upstream pool (a timeout is a failure)
+ *        and to metrics_backend under ex_name. Every event is logged at
+ *        debug level ("<tag>: eom: <ex_name> <event> <server> +<ms>ms").
+ *     3. finish: for each member in table order, eom_finish of a pending
+ *        one reads its exchanges' results (ex_res) and returns its status
+ *        and verdict; results merge in table order with the usual rules
+ *        (the first final verdict wins, RM_ERROR applies on_failure).
+ *        Once the message is decided, the finish hooks of the remaining
+ *        pending members still run, so their outcome shows in the summary
+ *        line, but msg_decided(m) is true and their verdicts are ignored:
+ *        they should then only note and log what the backend said.
+ *   The check's time in the summary line is the module's own hook time
+ *   plus the span of its exchanges, so it reads as the backend's latency.
+ *   A module that adds exchanges but returns anything but RM_PENDING has
+ *   its exchanges dropped unrun. on_eom is not called for a module that
+ *   has eom_start.
+ *
+ *   The exchange slots belong to the pipeline: a module fills the one
+ *   eom_batch_add returns (its fill/feed callbacks usually point into the
+ *   module's per-message state) and may keep the pointer until its
+ *   eom_finish returns.
+ *
  * THREAD SAFETY
  *   Hooks of one session are never called concurrently; different sessions
  *   run on different threads, so mconf is read-only after init (or guarded
@@ -72,7 +128,8 @@
 #include "core/reply.h"
 #include "core/session.h"
 
-enum rm_status { RM_CONTINUE, RM_FINAL, RM_DECLINED, RM_ERROR };
+/* RM_PENDING: only from eom_start (see THE PARALLEL EOM PHASE). */
+enum rm_status { RM_CONTINUE, RM_FINAL, RM_DECLINED, RM_ERROR, RM_PENDING };
 
 /* Extra bit in a module's stages mask: the module reads the spooled message
  * (core/spool.h) at EOM, so the pipeline must ask for headers and body and
@@ -100,6 +157,15 @@ struct rm_verdict {
 typedef enum rm_status (*rm_hook_fn)(struct rm_msg *m, void *mconf,
                                      struct rm_verdict *v);
 
+struct rm_batch_ex;
+/* The exchanges of one parallel EOM phase (owned by the pipeline). */
+struct rm_eom_batch;
+
+/* Most exchanges one phase runs (net/batch.h's RM_BATCH_MAX). */
+#define RM_EOM_EXCHANGES 64
+/* The deadline of an exchange that sets no ex_deadline_ms. */
+#define RM_EOM_TIMEOUT_MS 60000
+
 struct rm_module {
     const char *name;
     /* enabled - does this generation run the module (a section written,
@@ -125,6 +191,12 @@ struct rm_module {
     enum rm_status (*on_body)(struct rm_msg *m, void *mconf, const char *chunk,
                               size_t len, struct rm_verdict *v);
     rm_hook_fn on_eom;
+    /* eom_start / eom_finish - instead of on_eom, for the parallel EOM
+     * phase (see DESCRIPTION): start decides at once, or adds exchanges
+     * to b and returns RM_PENDING; finish is then called after they ran */
+    enum rm_status (*eom_start)(struct rm_msg *m, void *mconf,
+                                struct rm_eom_batch *b, struct rm_verdict *v);
+    rm_hook_fn eom_finish;
     enum rm_status (*on_unknown)(struct rm_msg *m, void *mconf, const char *cmd,
                                  struct rm_verdict *v);
     /* on_abort - the transaction ended before EOM */
@@ -140,6 +212,10 @@ struct rm_module {
      * generation (e.g. no body stage when no rule looks at the body) */
     void (*needs)(const void *mconf, uint32_t *stages, uint32_t *actions);
     uint32_t flags; /* RM_MOD_* */
+    /* reply_stages - RM_STAGE_BIT mask of the stages at which a hook of
+     * the module may answer anything but continue; 0 (the default): every
+     * stage it has a hook for. See REPLIES. */
+    uint32_t reply_stages;
 };
 
 /* --- helpers for hooks (core/verdict.c) --- */
@@ -164,6 +240,16 @@ void verdict_note(struct rm_verdict *v, const char *fmt, ...)
 /* msg_state - this module's per-message slot (NULL until set); valid only
  * inside a hook */
 void **msg_state(struct rm_msg *m);
+
+/* eom_batch_add - a zeroed exchange slot in b for the caller to fill
+ * (net/batch.h: at least ex_name, ex_pool or ex_server, ex_feed, and
+ * ex_deadline_ms), or NULL when the phase already holds RM_EOM_EXCHANGES;
+ * valid until the module's eom_finish returns */
+struct rm_batch_ex *eom_batch_add(struct rm_eom_batch *b);
+
+/* msg_decided - true when an earlier check has already decided m (then
+ * an eom_finish hook's verdict is ignored; see DESCRIPTION) */
+bool msg_decided(const struct rm_msg *m);
 
 /* module_diag - add an error line to diag from a module's init */
 void module_diag(struct rm_diag *diag, const char *fmt, ...)

@@ -54,7 +54,7 @@ static const struct rm_module *const builtin[] = {
     &rm_rules_module,
     &rm_spf_module,
     &rm_karma_module,
-    &rm_spamd_module,  /* the parallel EOM phase: spamd, then clamav */
+    &rm_spamd_module,
     &rm_clamav_module,
     &rm_beanstalk_module,
     &rm_dkim_module, /* last: signs the final headers */

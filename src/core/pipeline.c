@@ -42,10 +42,13 @@
 #include <time.h>
 
 #include "core/core_int.h"
+#include "core/metrics.h"
 #include "core/pipeline.h"
 #include "core/spool.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "net/batch.h"
+#include "net/io.h"
 
 #define RM_TEMPFAIL_TEXT "Temporary service failure, try again later"
 
@@ -175,6 +178,38 @@ pipeline_needs(const struct rm_config *cfg, uint32_t *stages, uint32_t *actions)
     }
     *stages = stages_final(st);
     *actions = ac;
+}
+
+static bool has_hook(const struct rm_module *mod, enum rm_stage st);
+
+uint32_t
+pipeline_reply_stages(const struct rm_config *cfg)
+{
+    const struct rm_gen *g = cfg->modules_state;
+    uint32_t r = RM_STAGE_BIT(RM_STAGE_EOM), hooked, said;
+    size_t i;
+    int st;
+
+    /* Without module state every command fails (fail_internal), and each
+     * such failure is best answered where it happens. */
+    if (g == NULL)
+        return (1u << RM_STAGE_COUNT) - 1;
+    for (i = 0; i < g->n; i++) {
+        const struct rm_modrt *rt = &g->v[i];
+
+        hooked = 0;
+        for (st = 0; st < RM_STAGE_COUNT; st++)
+            if (has_hook(rt->mod, (enum rm_stage)st) &&
+                (rt->stages & RM_STAGE_BIT(st)))
+                hooked |= RM_STAGE_BIT(st);
+        said = rt->mod->reply_stages ? rt->mod->reply_stages : hooked;
+        r |= hooked & said;
+    }
+    /* A connect or helo decision that holds for the connection (discard)
+     * is answered at each MAIL (txn_begin, stage_reply). */
+    if (r & (RM_STAGE_BIT(RM_STAGE_CONNECT) | RM_STAGE_BIT(RM_STAGE_HELO)))
+        r |= RM_STAGE_BIT(RM_STAGE_MAIL);
+    return r;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -443,6 +478,8 @@ static bool
 has_hook(const struct rm_module *mod, enum rm_stage st)
 {
     switch (st) {
+    case RM_STAGE_EOM:
+        return mod->on_eom != NULL || mod->eom_start != NULL;
     case RM_STAGE_HEADER:
         return mod->on_header != NULL;
     case RM_STAGE_BODY:
@@ -559,34 +596,26 @@ apply_failure(struct rm_session *s, const struct rm_modrt *rt, enum rm_stage st,
     reply_clear(&r);
 }
 
-/* run_one - one module at one stage; true if the stage must stop here */
+/* merge - fold module i's answer at stage st into the message; true if
+ * the stage must stop here. Consumes v. */
 static bool
-run_one(struct rm_session *s, size_t i, enum rm_stage st,
-        const struct stage_args *a, struct stage_res *res)
+merge(struct rm_session *s, size_t i, enum rm_stage st, enum rm_status status,
+      struct rm_verdict *vp, struct stage_res *res)
 {
     struct rm_msg *m = &s->msg;
     const struct rm_modrt *rt = &s->gen->v[i];
     struct rm_check *c = &m->checks[i];
-    struct rm_verdict v;
-    enum rm_status status;
-    uint64_t t0;
+    struct rm_verdict v = *vp;
     char *act;
     bool stop = false;
 
-    reply_init(&v.r);
-    v.note = NULL;
-    m->cur_module = i;
-    if (st == RM_STAGE_EOM && m->spool_failed && (rt->stages & RM_NEED_SPOOL)) {
-        status = RM_ERROR;
-        verdict_note(&v, "spool error");
-    } else {
-        t0 = core__now_us();
-        status = call_hook(rt, st, m, a, &v);
-        c->usec += core__now_us() - t0;
-        c->called = true;
-    }
     c->ran = true;
-
+    if (status == RM_PENDING) {
+        msg_err("%s: %s: RM_PENDING outside the parallel EOM phase at %s; "
+                "treated as a failure",
+                m->tag, rt->mod->name, stage_names[st]);
+        status = RM_ERROR;
+    }
     if (status == RM_FINAL && !verdict_check(&v.r)) {
         msg_err("%s: %s: invalid verdict (action %d, code '%s') at %s; "
                 "treated as a failure",
@@ -647,6 +676,277 @@ run_one(struct rm_session *s, size_t i, enum rm_stage st,
     return stop;
 }
 
+/* run_one - one module at one stage; true if the stage must stop here */
+static bool
+run_one(struct rm_session *s, size_t i, enum rm_stage st,
+        const struct stage_args *a, struct stage_res *res)
+{
+    struct rm_msg *m = &s->msg;
+    const struct rm_modrt *rt = &s->gen->v[i];
+    struct rm_check *c = &m->checks[i];
+    struct rm_verdict v;
+    enum rm_status status;
+    uint64_t t0;
+
+    reply_init(&v.r);
+    v.note = NULL;
+    m->cur_module = i;
+    if (st == RM_STAGE_EOM && m->spool_failed && (rt->stages & RM_NEED_SPOOL)) {
+        status = RM_ERROR;
+        verdict_note(&v, "spool error");
+    } else {
+        t0 = core__now_us();
+        status = call_hook(rt, st, m, a, &v);
+        c->usec += core__now_us() - t0;
+        c->called = true;
+    }
+    return merge(s, i, st, status, &v, res);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the parallel EOM phase (module.h, THE PARALLEL EOM PHASE)                */
+/* ------------------------------------------------------------------------ */
+
+struct rm_eom_batch {
+    struct rm_batch_ex ex[RM_EOM_EXCHANGES];
+    size_t n;
+};
+
+/* One member of a phase. */
+struct phase_mod {
+    size_t idx;           /* in the generation */
+    enum rm_status st;    /* start's answer; RM_PENDING until finished */
+    struct rm_verdict v;  /* an immediate answer, kept until its turn */
+    size_t ex0, nex;      /* its exchanges in the batch */
+    bool started, merged; /* merged: folded into the message */
+};
+
+struct rm_batch_ex *
+eom_batch_add(struct rm_eom_batch *b)
+{
+    struct rm_batch_ex *ex;
+
+    if (b == NULL || b->n >= RM_EOM_EXCHANGES)
+        return NULL;
+    ex = &b->ex[b->n++];
+    memset(ex, 0, sizeof(*ex));
+    return ex;
+}
+
+bool
+msg_decided(const struct rm_msg *m)
+{
+    return m->decided;
+}
+
+struct phase_log {
+    const struct rm_msg *m;
+    uint64_t t0;
+};
+
+/* phase_event - batch_run's observer: one debug line per event, so the
+ * order in which the backends were talked to can be read from the log */
+static void
+phase_event(void *ud, size_t idx, const struct rm_batch_ex *ex,
+            enum rm_batch_event ev, uint64_t now_ms)
+{
+    const struct phase_log *pl = ud;
+
+    (void)idx;
+    msg_debug("%s: eom: %s %s %s +%llums%s%s", pl->m->tag,
+              ex->ex_name ? ex->ex_name : "?", batch_event_name(ev),
+              ex->ex_res.br_server ? ex->ex_res.br_server : "-",
+              (unsigned long long)(now_ms - pl->t0),
+              ev == RM_BATCH_EV_FAILED ? ": " : "",
+              ev == RM_BATCH_EV_FAILED ? batch_status_name(ex->ex_res.br_status)
+                                       : "");
+}
+
+/* phase_is_member - does module rt take part in a phase at EOM? */
+static bool
+phase_is_member(const struct rm_modrt *rt)
+{
+    return rt->mod->eom_start != NULL &&
+           (rt->stages & RM_STAGE_BIT(RM_STAGE_EOM));
+}
+
+/* phase_span_us - from the first exchange's start to the last one's end */
+static uint64_t
+phase_span_us(const struct rm_eom_batch *b, size_t ex0, size_t nex)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    size_t k;
+
+    for (k = ex0; k < ex0 + nex; k++) {
+        const struct rm_batch_result *r = &b->ex[k].ex_res;
+
+        if (r->br_start_ms == 0)
+            continue;
+        if (r->br_start_ms < lo)
+            lo = r->br_start_ms;
+        if (r->br_end_ms > hi)
+            hi = r->br_end_ms;
+    }
+    return hi > lo ? (hi - lo) * 1000u : 0;
+}
+
+/* phase_merge - fold member pm into the message in its turn; true if the
+ * message is now decided (later verdicts are ignored) */
+static bool
+phase_merge(struct rm_session *s, struct phase_mod *pm, struct stage_res *res)
+{
+    struct rm_msg *m = &s->msg;
+    bool stop;
+
+    pm->merged = true;
+    if (m->decided) {
+        /* Only the outcome, for the summary line. */
+        if (pm->v.note != NULL)
+            set_note(&m->checks[pm->idx], pm->v.note, true);
+        m->checks[pm->idx].ran = true;
+        pm->v.note = NULL;
+        reply_clear(&pm->v.r);
+        return true;
+    }
+    stop = merge(s, pm->idx, RM_STAGE_EOM, pm->st, &pm->v, res);
+    pm->v.note = NULL;
+    reply_init(&pm->v.r);
+    return stop || m->decided;
+}
+
+/*
+ * eom_phase - run the phase that begins with module first; *last is set
+ * to the last module it covered. True if the EOM stage must stop.
+ */
+static bool
+eom_phase(struct rm_session *s, size_t first, size_t *last,
+          struct stage_res *res)
+{
+    struct rm_msg *m = &s->msg;
+    struct rm_eom_batch *b;
+    struct phase_mod pms[RM_EOM_EXCHANGES];
+    struct phase_log pl;
+    size_t n = 0, j, k;
+    bool pending = false, stop = false;
+    uint64_t t0, deadline = 0, now;
+    const char *why;
+
+    /* The members: a run of eom_start modules (ignoring modules with no
+     * EOM hook at all), ended by the first plain on_eom module. */
+    for (j = first; j < s->gen->n && n < RM_EOM_EXCHANGES; j++) {
+        const struct rm_modrt *rt = &s->gen->v[j];
+
+        if (phase_is_member(rt)) {
+            memset(&pms[n], 0, sizeof(pms[n]));
+            pms[n].idx = j;
+            reply_init(&pms[n].v.r);
+            n++;
+            *last = j;
+        } else if (has_hook(rt->mod, RM_STAGE_EOM) &&
+                   (rt->stages & RM_STAGE_BIT(RM_STAGE_EOM))) {
+            break;
+        }
+    }
+
+    b = xcalloc(1, sizeof(*b));
+    pl.m = m;
+    pl.t0 = io_now_ms();
+
+    /* 1. start */
+    for (k = 0; k < n && !stop; k++) {
+        struct phase_mod *pm = &pms[k];
+        const struct rm_modrt *rt = &s->gen->v[pm->idx];
+        struct rm_check *c = &m->checks[pm->idx];
+
+        why = skip_reason(m, rt, RM_STAGE_EOM);
+        if (why != NULL) {
+            c->ran = true;
+            set_note(c, xstrdup(why), true);
+            pm->merged = true;
+            continue;
+        }
+        pm->started = true;
+        m->cur_module = pm->idx;
+        pm->ex0 = b->n;
+        if (m->spool_failed && (rt->stages & RM_NEED_SPOOL)) {
+            pm->st = RM_ERROR;
+            verdict_note(&pm->v, "spool error");
+        } else {
+            t0 = core__now_us();
+            pm->st = rt->mod->eom_start(m, rt->mconf, b, &pm->v);
+            c->usec += core__now_us() - t0;
+            c->called = true;
+        }
+        if (pm->st == RM_PENDING) {
+            pm->nex = b->n - pm->ex0;
+            pending = true;
+            continue;
+        }
+        b->n = pm->ex0; /* exchanges of a module that did not wait */
+        if (!pending)
+            stop = phase_merge(s, pm, res);
+    }
+
+    /* 2. run */
+    if (b->n > 0) {
+        now = io_now_ms();
+        for (k = 0; k < b->n; k++) {
+            uint64_t d = b->ex[k].ex_deadline_ms;
+
+            if (d == 0)
+                d = b->ex[k].ex_deadline_ms = now + RM_EOM_TIMEOUT_MS;
+            if (d > deadline)
+                deadline = d;
+        }
+        (void)batch_run(b->ex, b->n, deadline, phase_event, &pl);
+        for (k = 0; k < b->n; k++) {
+            const struct rm_batch_result *r = &b->ex[k].ex_res;
+
+            if (r->br_server != NULL && r->br_start_ms != 0)
+                metrics_backend(b->ex[k].ex_name ? b->ex[k].ex_name : "?",
+                                r->br_server,
+                                (r->br_end_ms - r->br_start_ms) * 1000u,
+                                r->br_status == RM_BATCH_OK);
+        }
+        msg_debug("%s: eom: %zu exchange%s in %llums", m->tag, b->n,
+                  b->n == 1 ? "" : "s",
+                  (unsigned long long)(io_now_ms() - pl.t0));
+    }
+
+    /* 3. finish, and merge in table order */
+    for (k = 0; k < n; k++) {
+        struct phase_mod *pm = &pms[k];
+        const struct rm_modrt *rt = &s->gen->v[pm->idx];
+        struct rm_check *c = &m->checks[pm->idx];
+
+        if (pm->merged || !pm->started)
+            continue;
+        if (pm->st == RM_PENDING) {
+            m->cur_module = pm->idx;
+            t0 = core__now_us();
+            pm->st = rt->mod->eom_finish != NULL
+                         ? rt->mod->eom_finish(m, rt->mconf, &pm->v)
+                         : RM_CONTINUE;
+            c->usec += core__now_us() - t0 + phase_span_us(b, pm->ex0, pm->nex);
+            if (pm->st == RM_PENDING) {
+                msg_err("%s: %s: eom_finish answered RM_PENDING; treated as "
+                        "a failure",
+                        m->tag, rt->mod->name);
+                pm->st = RM_ERROR;
+            }
+        }
+        if (phase_merge(s, pm, res))
+            stop = true;
+    }
+    for (k = 0; k < n; k++) {
+        free(pms[k].v.note);
+        reply_clear(&pms[k].v.r);
+    }
+    free(b);
+    m->cur_module = 0;
+    return stop;
+}
+
 /* run_stage - every module that hooks st, in order, until one decides */
 static void
 run_stage(struct rm_session *s, enum rm_stage st, const struct stage_args *a,
@@ -663,6 +963,11 @@ run_stage(struct rm_session *s, enum rm_stage st, const struct stage_args *a,
         rt = &s->gen->v[i];
         if (!has_hook(rt->mod, st) || !(rt->stages & RM_STAGE_BIT(st)))
             continue;
+        if (st == RM_STAGE_EOM && phase_is_member(rt)) {
+            if (eom_phase(s, i, &i, res))
+                break;
+            continue;
+        }
         why = skip_reason(m, rt, st);
         if (why != NULL) {
             m->checks[i].ran = true;
@@ -772,7 +1077,8 @@ spool_put(struct rm_session *s, const char *p, size_t len)
         spool_fail(s, "cannot write the message");
 }
 
-/* header_line - "Name: value\r\n" with every line end made CRLF */
+/* header_line - "Name:" raw "\r\n" with every line end made CRLF (raw is
+ * what follows the colon, struct rm_header) */
 static char *
 header_line(const char *name, const char *value, size_t *len)
 {
@@ -782,8 +1088,6 @@ header_line(const char *name, const char *value, size_t *len)
     memcpy(buf, name, nl);
     o = nl;
     buf[o++] = ':';
-    if (value[0] != ' ' && value[0] != '\t')
-        buf[o++] = ' ';
     for (i = 0; i < vl; i++) {
         if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
             buf[o++] = '\r';
@@ -826,6 +1130,7 @@ pipeline_session_new(struct rm_config *cfg, unsigned long conn_id)
 
     s->id = conn_id;
     s->cfg = cfg_ref(cfg);
+    metrics_session_open();
     s->gen = cfg->modules_state;
     if (s->gen == NULL)
         msg_err("session %lu: the config generation was not initialised "
@@ -862,6 +1167,7 @@ pipeline_session_free(struct rm_session *s)
     free(s->msg.mstate);
     cfg_unref(s->cfg);
     free(s);
+    metrics_session_close();
 }
 
 void
@@ -1006,9 +1312,11 @@ pipeline_data(struct rm_session *s, struct rm_reply *out)
     return 0;
 }
 
-int
-pipeline_header(struct rm_session *s, const char *name, const char *value,
-                struct rm_reply *out)
+/* header_stage - one header: value as the checks read it, raw as it was
+ * written after the colon (struct rm_header) */
+static int
+header_stage(struct rm_session *s, const char *name, const char *value,
+             const char *raw, struct rm_reply *out)
 {
     struct rm_msg *m = &s->msg;
     struct stage_args a = {0};
@@ -1020,9 +1328,9 @@ pipeline_header(struct rm_session *s, const char *name, const char *value,
     if (s->gen == NULL)
         return fail_internal(s, out, "no module state for this config");
     a.name = name ? name : "";
-    a.value = value ? value : "";
-    core__header_add(m, a.name, a.value);
-    line = header_line(a.name, a.value, &len);
+    a.value = value;
+    core__header_add(m, a.name, value, raw);
+    line = header_line(a.name, raw, &len);
     m->size += len;
     if (!m->decided) {
         spool_begin(s);
@@ -1032,6 +1340,36 @@ pipeline_header(struct rm_session *s, const char *name, const char *value,
     run_stage(s, RM_STAGE_HEADER, &a, &res);
     stage_reply(s, out);
     return 0;
+}
+
+int
+pipeline_header(struct rm_session *s, const char *name, const char *value,
+                struct rm_reply *out)
+{
+    char *raw;
+    int rc;
+
+    /* The MTA ate the space after the colon (SMFIP_HDR_LEADSPC not
+     * negotiated): put one back, unless the value starts with a blank
+     * already (a tab, which is never eaten). Exact only with
+     * pipeline_header_raw. */
+    if (value == NULL)
+        value = "";
+    raw = value[0] == ' ' || value[0] == '\t' ? xstrdup(value)
+                                              : xasprintf(" %s", value);
+    rc = header_stage(s, name, value, raw, out);
+    free(raw);
+    return rc;
+}
+
+int
+pipeline_header_raw(struct rm_session *s, const char *name, const char *raw,
+                    struct rm_reply *out)
+{
+    if (raw == NULL)
+        raw = "";
+    /* the checks read what an MTA sends by default: one space less */
+    return header_stage(s, name, raw[0] == ' ' ? raw + 1 : raw, raw, out);
 }
 
 int

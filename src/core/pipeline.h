@@ -74,6 +74,15 @@ enum {
 void pipeline_needs(const struct rm_config *cfg, uint32_t *stages,
                     uint32_t *actions);
 
+/* pipeline_reply_stages - the stages (RM_STAGE_BIT mask) at which the
+ * pipeline may answer anything but continue for cfg (an initialised
+ * generation): EOM always; a stage where an enabled module has a hook and
+ * may answer (struct rm_module.reply_stages, module.h REPLIES); MAIL when
+ * connect or helo may be answered. At the other stages it receives, the
+ * engine asks the MTA for no reply (SMFIP_NR_*). Without module state:
+ * every stage. */
+uint32_t pipeline_reply_stages(const struct rm_config *cfg);
+
 /* pipeline_generation_init - per-generation module setup (compiling, key
  * loading, pools); called once after cfg_load succeeds and before the
  * generation serves sessions. 0, or -1 with diag filled. */
@@ -92,16 +101,23 @@ void pipeline_macro(struct rm_session *s, char cmd, const char *name,
  * text address ("IPv6:" prefix already stripped) or the unix path */
 int pipeline_connect(struct rm_session *s, const char *hostname, int family,
                      uint16_t port, const char *addr, struct rm_reply *out);
-int pipeline_helo(struct rm_session *s, const char *helo,
-                  struct rm_reply *out);
+int pipeline_helo(struct rm_session *s, const char *helo, struct rm_reply *out);
 /* argv[0] is the address as sent (<...>), argv[1..] the ESMTP arguments */
 int pipeline_mail(struct rm_session *s, char **argv, size_t argc,
                   struct rm_reply *out);
 int pipeline_rcpt(struct rm_session *s, char **argv, size_t argc,
                   struct rm_reply *out);
 int pipeline_data(struct rm_session *s, struct rm_reply *out);
+/* pipeline_header - a header as MTAs send it by default, with the space
+ * after the colon eaten ("Subject: x" -> "x"); the spool and DKIM put one
+ * back. pipeline_header_raw - with SMFIP_HDR_LEADSPC: raw is exactly what
+ * follows the colon ("Subject:x" -> "x", "Subject: x" -> " x"), which the
+ * spool and DKIM reproduce byte for byte; the checks see it without its
+ * first space, as with pipeline_header. Values have LF line ends. */
 int pipeline_header(struct rm_session *s, const char *name, const char *value,
                     struct rm_reply *out);
+int pipeline_header_raw(struct rm_session *s, const char *name, const char *raw,
+                        struct rm_reply *out);
 int pipeline_eoh(struct rm_session *s, struct rm_reply *out);
 int pipeline_body(struct rm_session *s, const char *chunk, size_t len,
                   struct rm_reply *out);

@@ -313,7 +313,8 @@ core__sender_class(struct rm_session *s)
 /* --- headers and transaction ------------------------------------------- */
 
 void
-core__header_add(struct rm_msg *m, const char *name, const char *value)
+core__header_add(struct rm_msg *m, const char *name, const char *value,
+                 const char *raw)
 {
     struct rm_header *h;
     const char *b, *e;
@@ -325,6 +326,7 @@ core__header_add(struct rm_msg *m, const char *name, const char *value)
     h = &m->hdrs[m->n_hdrs++];
     h->name = xstrdup(name ? name : "");
     h->value = xstrdup(value ? value : "");
+    h->raw = xstrdup(raw ? raw : h->value);
     if (m->message_id == NULL && strcasecmp(h->name, "Message-Id") == 0) {
         b = h->value;
         while (*b && isspace((unsigned char)*b))
@@ -366,6 +368,7 @@ core__txn_clear(struct rm_session *s)
     for (i = 0; i < m->n_hdrs; i++) {
         free(m->hdrs[i].name);
         free(m->hdrs[i].value);
+        free(m->hdrs[i].raw);
     }
     free(m->hdrs);
     free(m->message_id);
@@ -398,6 +401,7 @@ core__txn_clear(struct rm_session *s)
     m->spool = NULL;
     m->size = 0;
     m->eoh_seen = m->oversized = false;
+    m->spam_action = RM_SPAM_NONE;
     m->cur_module = 0;
     m->decided = false;
     m->logged = false;

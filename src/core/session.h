@@ -51,9 +51,10 @@ enum rm_sender_class {
     RM_SENDER_LOCAL,
 };
 
-/* A spam scanner's verdict, worst last (rspamd's actions; spamd maps
- * "is spam" to RM_SPAM_REJECT, or to RM_SPAM_ADD_HEADER under
- * never_reject / soft fail). See rm_msg.spam_action. */
+/* A spam scanner's verdict, worst last (rspamd's actions; SpamAssassin's
+ * "Spam: True" is RM_SPAM_REJECT; whatever spamd_never_reject turns from
+ * a reject into the spam header is RM_SPAM_ADD_HEADER; the whole table is
+ * in modules/spamd_map.h). See rm_msg.spam_action. */
 enum rm_spam_action {
     RM_SPAM_NONE = 0, /* not scanned, or "no action" */
     RM_SPAM_GREYLIST,
@@ -73,7 +74,14 @@ struct rm_rcpt {
 
 struct rm_header {
     char *name;
-    char *value; /* as the MTA sent it */
+    /* value: after the colon, without the one space that usually follows
+     * it ("x" for "Subject: x" and for "Subject:x"): what every check
+     * reads, as MTAs send it to milters by default. raw: exactly what
+     * follows the colon ("Subject:x" gives "x", "Subject: x" " x"), for
+     * what must reproduce the header byte for byte (the spool, DKIM).
+     * Both with LF (or CRLF) line ends between continuation lines. */
+    char *value;
+    char *raw;
 };
 
 struct rm_macro {

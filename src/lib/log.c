@@ -87,30 +87,46 @@ level_name(enum rm_log_level level)
 static void log_vmsg(enum rm_log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* one_line - control bytes in a formatted message become '?', so that no
+ * value a client or backend sent (a HELO with CR/LF, ...) can forge a log
+ * line; tabs stay */
+static void
+one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 && *s != '\t')
+            *s = '?';
+        else if ((unsigned char)*s == 0x7f)
+            *s = '?';
+}
+
 static void
 log_vmsg(enum rm_log_level level, const char *fmt, va_list ap)
 {
-    char line[8192];
+    char line[8192], *msg;
     struct timespec ts;
     struct tm tm;
     int n = 0;
 
+    if (log_target != RM_LOG_SYSLOG) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        localtime_r(&ts.tv_sec, &tm);
+        n = snprintf(line, sizeof(line),
+                     "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s[%d]: %s: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident,
+                     (int)getpid(), level_name(level));
+        if (n < 0 || (size_t)n >= sizeof(line))
+            n = 0;
+    }
+    msg = line + n;
+    vsnprintf(msg, sizeof(line) - n - 1, fmt, ap);
+    one_line(msg);
     if (log_target == RM_LOG_SYSLOG) {
-        vsyslog((int)level, fmt, ap);
+        syslog((int)level, "%s", msg);
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
-    n = snprintf(
-        line, sizeof(line),
-        "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s[%d]: %s: ", tm.tm_year + 1900,
-        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-        ts.tv_nsec / 1000000, log_ident, (int)getpid(), level_name(level));
-    if (n < 0 || (size_t)n >= sizeof(line))
-        n = 0;
-    n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-    if ((size_t)n >= sizeof(line) - 1)
-        n = sizeof(line) - 2;
+    n += strlen(msg);
     line[n++] = '\n';
     if (write(STDERR_FILENO, line, n) < 0) {
         /* nowhere left to report it */
@@ -136,6 +152,7 @@ call_hook(enum rm_log_level level, const char *fmt, va_list ap)
     char line[8192];
 
     vsnprintf(line, sizeof(line), fmt, ap);
+    one_line(line);
     log_hook((int)level, line, log_hook_ud);
 }
 

@@ -478,6 +478,11 @@ milter_negotiate(uint32_t mta_version, uint32_t mta_actions,
     }
     /* we may answer SKIP to body chunks when the MTA understands it */
     want_p |= SMFIP_SKIP;
+    /* header values exactly as written, leading blanks included (else the
+     * MTA eats one space after the colon and DKIM's simple header
+     * canonicalization signs "Subject: x" for a "Subject:x" it delivers);
+     * the encoder then writes the space before the values we send */
+    want_p |= SMFIP_HDR_LEADSPC;
     out->protocol = want_p & mta_protocol & prot_mask;
 
     avail = mta_actions & act_mask;
@@ -618,14 +623,17 @@ put_str(struct milter_buf *b, const char *s)
     put_bytes(b, s, strlen(s) + 1);
 }
 
-/* put_hdrval - s with every CRLF turned into LF, and a NUL */
+/* put_hdrval - s with every CRLF turned into LF, and a NUL; lead: one
+ * space before it (SMFIP_HDR_LEADSPC, see enc_header) */
 static void
-put_hdrval(struct milter_buf *b, const char *s)
+put_hdrval(struct milter_buf *b, const char *s, bool lead)
 {
     size_t i;
 
     if (s == NULL)
         s = "";
+    if (lead)
+        put_byte(b, ' ');
     for (i = 0; s[i]; i++)
         if (!(s[i] == '\r' && s[i + 1] == '\n'))
             put_byte(b, (unsigned char)s[i]);
@@ -782,38 +790,47 @@ milter_enc_quarantine(struct milter_buf *b, const char *reason)
     pkt_end(b, at);
 }
 
+/*
+ * enc_header - ADDHEADER (index unused), INSHEADER or CHGHEADER. lead puts
+ * one space before the value: with SMFIP_HDR_LEADSPC the MTA writes
+ * "name:" and the value as sent (Postfix milter8.c, Sendmail milter.c),
+ * without it "name: " and the value, so a value we send with a space in
+ * front comes out as "Name: value" either way. An empty CHGHEADER value
+ * deletes the header and stays empty.
+ */
+static void
+enc_header(struct milter_buf *b, char code, uint32_t index, const char *name,
+           const char *value, bool lead)
+{
+    size_t at = pkt_begin(b, code);
+
+    if (code != SMFIR_ADDHEADER)
+        put_be32(b, index);
+    put_str(b, name);
+    if (code == SMFIR_CHGHEADER && (value == NULL || *value == '\0'))
+        lead = false;
+    put_hdrval(b, value, lead);
+    pkt_end(b, at);
+}
+
 void
 milter_enc_addheader(struct milter_buf *b, const char *name, const char *value)
 {
-    size_t at = pkt_begin(b, SMFIR_ADDHEADER);
-
-    put_str(b, name);
-    put_hdrval(b, value);
-    pkt_end(b, at);
+    enc_header(b, SMFIR_ADDHEADER, 0, name, value, false);
 }
 
 void
 milter_enc_insheader(struct milter_buf *b, uint32_t index, const char *name,
                      const char *value)
 {
-    size_t at = pkt_begin(b, SMFIR_INSHEADER);
-
-    put_be32(b, index);
-    put_str(b, name);
-    put_hdrval(b, value);
-    pkt_end(b, at);
+    enc_header(b, SMFIR_INSHEADER, index, name, value, false);
 }
 
 void
 milter_enc_chgheader(struct milter_buf *b, uint32_t index, const char *name,
                      const char *value)
 {
-    size_t at = pkt_begin(b, SMFIR_CHGHEADER);
-
-    put_be32(b, index);
-    put_str(b, name);
-    put_hdrval(b, value);
-    pkt_end(b, at);
+    enc_header(b, SMFIR_CHGHEADER, index, name, value, false);
 }
 
 void
@@ -878,23 +895,24 @@ enc_mod(struct milter_buf *b, const struct milter_neg *neg,
         const struct rm_mod *m)
 {
     uint32_t a = neg->actions;
+    bool lead = (neg->protocol & SMFIP_HDR_LEADSPC) != 0;
     bool has_args;
 
     switch (m->kind) {
     case RM_MOD_ADD_HEADER:
         if (!(a & SMFIF_ADDHDRS) || m->name == NULL || *m->name == '\0')
             return false;
-        milter_enc_addheader(b, m->name, m->value);
+        enc_header(b, SMFIR_ADDHEADER, 0, m->name, m->value, lead);
         return true;
     case RM_MOD_INSERT_HEADER:
         if (!(a & SMFIF_ADDHDRS) || m->name == NULL || *m->name == '\0')
             return false;
-        milter_enc_insheader(b, m->index, m->name, m->value);
+        enc_header(b, SMFIR_INSHEADER, m->index, m->name, m->value, lead);
         return true;
     case RM_MOD_CHANGE_HEADER:
         if (!(a & SMFIF_CHGHDRS) || m->name == NULL || *m->name == '\0')
             return false;
-        milter_enc_chgheader(b, m->index, m->name, m->value);
+        enc_header(b, SMFIR_CHGHEADER, m->index, m->name, m->value, lead);
         return true;
     case RM_MOD_ADD_RCPT:
         if (m->name == NULL || *m->name == '\0')

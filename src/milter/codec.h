@@ -34,8 +34,16 @@
  *   Negotiation (milter_negotiate) turns what the MTA offers and what the
  *   pipeline needs into the OPTNEG answer: version min(offered, 6), the
  *   SMFIP_NO* flags for stages nobody hooks, SMFIP_NR_* for stages that are
- *   received but never answered, and the SMFIF_* actions, all masked by
- *   what the MTA offered and by what its protocol version defines.
+ *   received but never answered, SMFIP_SKIP and SMFIP_HDR_LEADSPC, and
+ *   the SMFIF_* actions, all masked by what the MTA offered and by what
+ *   its protocol version defines.
+ *
+ *   SMFIP_HDR_LEADSPC (v6): header values come exactly as written after
+ *   the colon ("Subject:x" gives "x", "Subject:  x" gives "  x"); without
+ *   it the MTA eats one space. It also makes the MTA write "name:" and a
+ *   value we send with nothing in between, so milter_enc_reply puts one
+ *   space in front of every header value it sends when it is negotiated:
+ *   either way an added header reads "Name: value".
  */
 #ifndef RM_MILTER_CODEC_H
 #define RM_MILTER_CODEC_H
@@ -203,7 +211,8 @@ int milter_enc_replycode(struct milter_buf *b, const char *rcode,
                          const char *xcode, const char *text);
 /* milter_enc_quarantine - SMFIR_QUARANTINE reason (NULL/"": a default) */
 void milter_enc_quarantine(struct milter_buf *b, const char *reason);
-/* header values are sent with LF line ends (CRLF becomes LF) */
+/* header values are sent with LF line ends (CRLF becomes LF), as given
+ * (no space is added: see SMFIP_HDR_LEADSPC above and milter_enc_reply) */
 void milter_enc_addheader(struct milter_buf *b, const char *name,
                           const char *value);
 void milter_enc_insheader(struct milter_buf *b, uint32_t index,
@@ -235,7 +244,9 @@ struct milter_enc_report {
 /*
  * milter_enc_reply - the complete answer to command cmd: at EOM (cmd ==
  * SMFIC_BODYEOB) the modifications in order, then the final action; at
- * other stages the action only. Actions: CONTINUE/NONE -> 'c'; ACCEPT ->
+ * other stages the action only. Header values get one space in front when
+ * neg has SMFIP_HDR_LEADSPC (not an empty CHGHEADER value, which deletes).
+ * Actions: CONTINUE/NONE -> 'c'; ACCEPT ->
  * 'a'; REJECT/TEMPFAIL -> REPLYCODE when rcode is set, else 'r'/'t';
  * DISCARD -> 'd'; QUARANTINE -> 'q' + 'c' (EOM only, if negotiated);
  * SKIP -> 's' (BODY only, if SMFIP_SKIP was negotiated). rep may be NULL.

@@ -18,12 +18,26 @@
  *   id and the reason. Nothing here exits the process.
  *
  *   Protocol rules kept here: MACRO, ABORT, QUIT and QUIT_NC get no reply,
- *   nor do stages negotiated with SMFIP_NR_* (a verdict the pipeline gives
- *   there anyway is logged and dropped, because the MTA does not read it);
- *   QUIT_NC resets the pipeline session and keeps the socket; commands out
- *   of protocol order are still passed to the pipeline, which tolerates
- *   them. A quarantine decided before end of message is remembered and sent
- *   at EOM, the only stage where the protocol allows it.
+ *   nor do stages negotiated with SMFIP_NR_*; QUIT_NC resets the pipeline
+ *   session and keeps the socket; commands out of protocol order are still
+ *   passed to the pipeline, which tolerates them. A quarantine decided
+ *   before end of message is remembered and sent at EOM, the only stage
+ *   where the protocol allows it.
+ *
+ *   Stages without a reply: at OPTNEG the engine asks for SMFIP_NR_* at
+ *   every stage it receives but at which the pipeline never answers
+ *   anything but continue (pipeline_reply_stages: with the usual modules
+ *   headers and body chunks, which saves the MTA a round trip per header).
+ *   The continue the pipeline returns there is swallowed. Anything else
+ *   it returns there - a check deciding against its declaration, or an
+ *   internal error's tempfail - cannot be sent, since the MTA does not
+ *   read it, but it must not be lost either: it is logged and kept
+ *   ("carried"), and it replaces the answer of the next stage that gets
+ *   one (EOM at the latest, which always does), so a failure still
+ *   tempfails the message. The pipeline keeps the message decided too, so
+ *   later stages answer the same. A carried answer from within a message
+ *   is forgotten when the message ends (EOM, ABORT); one from connect or
+ *   helo lasts until it is sent, or until QUIT_NC.
  *
  *   Graceful stop: once the engine is stopping, a session closes as soon
  *   as it is between transactions (after EOM, ABORT or before MAIL); one in
@@ -80,6 +94,9 @@ struct sess {
     bool negotiated;
     bool in_txn;              /* between MAIL and EOM/ABORT */
     char *pending_quarantine; /* quarantine decided before EOM */
+    struct rm_reply carry;    /* an answer a no-reply stage could not send */
+    bool has_carry;
+    bool carry_txn; /* carried from within a transaction */
     unsigned long n_msgs;
     char reason[256]; /* why the session ended */
 };
@@ -151,6 +168,58 @@ verdict_is_continue(const struct rm_reply *r)
            r->n_mods == 0;
 }
 
+/* carry - keep r, which cmd (a stage without a reply) cannot send, for the
+ * next stage that gets a reply; the first such answer is kept */
+static void
+carry(struct sess *s, char cmd, const struct rm_reply *r)
+{
+    const char *what = r->action == RM_ACT_REJECT     ? "reject"
+                       : r->action == RM_ACT_TEMPFAIL ? "tempfail"
+                       : r->action == RM_ACT_DISCARD  ? "discard"
+                       : r->action == RM_ACT_ACCEPT   ? "accept"
+                                                      : "an answer";
+
+    if (r->n_mods > 0)
+        msg_warn("conn %lu: %s: %zu message modifications dropped: only "
+                 "allowed at end of message",
+                 s->c->id, milter_cmd_name(cmd), r->n_mods);
+    if (r->action == RM_ACT_CONTINUE || r->action == RM_ACT_NONE ||
+        r->action == RM_ACT_SKIP)
+        return;
+    if (s->has_carry) {
+        /* (usually the same decision, which the pipeline repeats at every
+         * stage once the message is decided) */
+        msg_debug("conn %lu: %s: %s; the answer carried from an earlier "
+                  "stage goes first",
+                  s->c->id, milter_cmd_name(cmd), what);
+        return;
+    }
+    msg_warn("conn %lu: %s: %s%s%s%s%s cannot be answered here (negotiated "
+             "without a reply); it answers the next stage that gets one",
+             s->c->id, milter_cmd_name(cmd), what, r->rcode[0] ? " " : "",
+             r->rcode, r->xcode[0] ? " " : "", r->xcode);
+    reply_set(&s->carry, r->action, r->rcode[0] ? r->rcode : NULL,
+              r->xcode[0] ? r->xcode : NULL, r->text);
+    s->has_carry = true;
+    s->carry_txn = s->in_txn;
+}
+
+/* uncarry - put the carried answer in place of r (cmd gets a reply) */
+static void
+uncarry(struct sess *s, char cmd, struct rm_reply *r)
+{
+    if (!s->has_carry)
+        return;
+    msg_info("conn %lu: %s: sending the answer carried from an earlier "
+             "stage",
+             s->c->id, milter_cmd_name(cmd));
+    reply_clear(r);
+    reply_set(r, s->carry.action, s->carry.rcode[0] ? s->carry.rcode : NULL,
+              s->carry.xcode[0] ? s->carry.xcode : NULL, s->carry.text);
+    reply_clear(&s->carry);
+    s->has_carry = false;
+}
+
 /* log_report - what the encoder had to leave out */
 static void
 log_report(struct sess *s, char cmd, const struct rm_reply *r,
@@ -214,12 +283,12 @@ reply(struct sess *s, char cmd, struct rm_reply *r)
     }
 
     if (milter_noreply(&s->neg, cmd)) {
+        /* a continue is swallowed; anything else waits (DESCRIPTION) */
         if (!verdict_is_continue(r))
-            msg_warn("conn %lu: %s: verdict dropped: the stage was "
-                     "negotiated without a reply",
-                     s->c->id, milter_cmd_name(cmd));
+            carry(s, cmd, r);
         return H_OK;
     }
+    uncarry(s, cmd, r);
     milter_enc_reply(&s->out, &s->neg, cmd, r, &rep);
     log_report(s, cmd, r, &rep);
     return send_out(s);
@@ -232,10 +301,9 @@ do_optneg(struct sess *s, const struct milter_cmd *c)
     char names[128];
 
     pipeline_needs(s->cfg, &stages, &actions);
-    /* Every stage the pipeline hooks may answer; pipeline.h does not say
-     * which stages only observe, so SMFIP_NR_* is used for none. */
-    if (milter_negotiate(c->version, c->actions, c->protocol, stages, stages,
-                         actions, &s->neg) < 0) {
+    /* no reply (SMFIP_NR_*) where the pipeline only observes */
+    if (milter_negotiate(c->version, c->actions, c->protocol, stages,
+                         pipeline_reply_stages(s->cfg), actions, &s->neg) < 0) {
         set_reason(s, "MTA offers protocol version %u; 2 or later needed",
                    (unsigned)c->version);
         return H_ERR;
@@ -279,6 +347,10 @@ end_txn(struct sess *s)
     s->in_txn = false;
     free(s->pending_quarantine);
     s->pending_quarantine = NULL;
+    if (s->has_carry && s->carry_txn) {
+        reply_clear(&s->carry);
+        s->has_carry = false;
+    }
 }
 
 /* handle - one decoded command */
@@ -324,7 +396,12 @@ handle(struct sess *s, const struct milter_cmd *c)
         prc = pipeline_data(s->ps, &r);
         break;
     case SMFIC_HEADER:
-        prc = pipeline_header(s->ps, c->name, c->value, &r);
+        /* with SMFIP_HDR_LEADSPC the value is exactly what was written
+         * after the colon (codec.h) */
+        if (s->neg.protocol & SMFIP_HDR_LEADSPC)
+            prc = pipeline_header_raw(s->ps, c->name, c->value, &r);
+        else
+            prc = pipeline_header(s->ps, c->name, c->value, &r);
         break;
     case SMFIC_EOH:
         prc = pipeline_eoh(s->ps, &r);
@@ -363,6 +440,8 @@ handle(struct sess *s, const struct milter_cmd *c)
         /* the MTA reuses this connection for its next SMTP session */
         pipeline_reset(s->ps);
         end_txn(s);
+        reply_clear(&s->carry);
+        s->has_carry = false;
         msg_debug("conn %lu: QUIT_NC: session reset", s->c->id);
         goto out;
     default:
@@ -442,6 +521,7 @@ session_main(struct rm_conn *c)
     bool error = false;
 
     memset(&s, 0, sizeof(s));
+    reply_init(&s.carry);
     s.c = c;
     s.cfg = c->cfg;
     tmo_ms = s.cfg->global.read_timeout;
@@ -538,6 +618,7 @@ out:
         msg_info("conn %lu: close (%s); %lu messages, %.3f s", c->id, s.reason,
                  s.n_msgs, now_s() - t0);
     free(s.pending_quarantine);
+    reply_clear(&s.carry);
     free(buf);
     milter_buf_free(&s.out);
     milter_decoder_free(&s.dec);

@@ -34,8 +34,10 @@
  *   the message tag; an unfolded signature that long is logged once per
  *   config generation, suggesting fold_header = yes.
  *
- *   What is signed: each header as "Name: value" as the MTA passed it to
- *   the milter (the value with its line breaks made CRLF), the body from
+ *   What is signed: each header as it was written, "Name:" and exactly
+ *   what followed the colon (struct rm_header's raw: byte for byte when
+ *   the MTA speaks SMFIP_HDR_LEADSPC, else with the one space it ate put
+ *   back), its line breaks made CRLF; the body from
  *   the spool (RM_NEED_SPOOL) as received. Headers that earlier modules
  *   add or change in the same pass are not covered (they are sent to the
  *   MTA together with the signature).
@@ -298,7 +300,8 @@ key_usable(DKIM_LIB *lib, const struct rm_dkim_key *k, char *why, size_t len)
 static int
 dkim_init_gen(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
 {
-    const char *where = cfg->path ? cfg->path : "config";
+    const char *where = cfg_where(cfg, RM_SEC_dkim, 0, NULL);
+    const char *hwhere = cfg_where(cfg, RM_SEC_dkim, 0, "sign_headers");
     struct dkim_conf *dc = xcalloc(1, sizeof(*dc));
     const char **hdrs = NULL;
     char why[256];
@@ -323,7 +326,7 @@ dkim_init_gen(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
         module_diag(diag,
                     "%s: error: dkim: sign_headers must include from "
                     "(RFC 6376 5.4)",
-                    where);
+                    hwhere);
         goto fail;
     }
 
@@ -344,7 +347,7 @@ dkim_init_gen(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
                       sizeof(hdrs));
     free(hdrs);
     if (st != DKIM_STAT_OK) {
-        module_diag(diag, "%s: error: dkim: sign_headers: %s", where,
+        module_diag(diag, "%s: error: dkim: sign_headers: %s", hwhere,
                     dkim_getresultstr(st));
         goto fail;
     }
@@ -352,6 +355,7 @@ dkim_init_gen(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
     for (i = 0; i < dc->keys->n; i++) {
         const struct rm_dkim_key *k = &dc->keys->v[i];
 
+        where = cfg_where(cfg, RM_SEC_dkim_domain, k->block, "key");
         if (k->type == RM_DKIM_KEY_ED25519 &&
             !dkim_libfeature(dc->lib, DKIM_FEATURE_ED25519)) {
             module_diag(diag,
@@ -426,17 +430,17 @@ longest_line(const char *s, size_t len, size_t first_extra)
     return max;
 }
 
-/* header_text - "Name: value" with every line break CRLF */
+/* header_text - "Name:" raw (exactly what followed the colon, struct
+ * rm_header) with every line break CRLF */
 static char *
 header_text(const char *name, const char *value, size_t *len)
 {
     size_t nl = strlen(name), vl = strlen(value), i, o;
-    char *buf = xmalloc(nl + 2 * vl + 3);
+    char *buf = xmalloc(nl + 2 * vl + 2);
 
     memcpy(buf, name, nl);
     o = nl;
     buf[o++] = ':';
-    buf[o++] = ' ';
     for (i = 0; i < vl; i++) {
         if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
             buf[o++] = '\r';
@@ -506,7 +510,7 @@ sign_one(struct dkim_conf *dc, struct rm_msg *m, const struct rm_dkim_key *k,
         return NULL;
     }
     for (i = 0; i < m->n_hdrs; i++) {
-        h = header_text(m->hdrs[i].name, m->hdrs[i].value, &hlen);
+        h = header_text(m->hdrs[i].name, m->hdrs[i].raw, &hlen);
         st = dkim_header(d, (unsigned char *)h, hlen);
         free(h);
         if (st != DKIM_STAT_OK)
@@ -564,8 +568,8 @@ warn_long_lines(struct dkim_conf *dc, const struct rm_msg *m, const char *body,
     for (i = 0; i < m->n_hdrs; i++) {
         if (!is_signed_header(dc, m->hdrs[i].name))
             continue;
-        l = longest_line(m->hdrs[i].value, strlen(m->hdrs[i].value),
-                         strlen(m->hdrs[i].name) + 2);
+        l = longest_line(m->hdrs[i].raw, strlen(m->hdrs[i].raw),
+                         strlen(m->hdrs[i].name) + 1);
         if (l > DKIM_LINE_MAX)
             msg_warn("%s: dkim: signed header %s has a line of %zu bytes "
                      "(over %d): the MTA may wrap it on relay and break the "

@@ -44,7 +44,8 @@ struct load_ctx {
     const struct rm_config *cfg;
     struct rm_diag *diag;
     struct rm_dkim_keys *keys;
-    const char *where; /* the config file, for diagnostics */
+    const char *where; /* "file:line:col" the next diagnostic names */
+    size_t block;      /* the domain { } block being loaded */
     int errors;
 };
 
@@ -282,6 +283,7 @@ add_key(struct load_ctx *x, const char *domain, size_t dlen,
     k.selector = xstrdup(selector);
     k.path = xstrdup(path);
     k.from_dir = from_dir;
+    k.block = x->block;
     k.pem = read_key(x, what, path);
     if (k.pem == NULL || parse_key(x, what, &k) < 0 ||
         key_alg(x, what, &k) < 0) {
@@ -375,7 +377,6 @@ dkim_keys_load(const struct rm_config *cfg, struct rm_dkim_keys **out,
     size_t i;
 
     *out = NULL;
-    x.where = cfg->path ? cfg->path : "config";
     x.keys = xcalloc(1, sizeof(*x.keys));
     for (i = 0; i < cfg->n_dkim_domain; i++) {
         const struct rm_cfg_dkim_domain *b = &cfg->dkim_domain[i];
@@ -383,6 +384,9 @@ dkim_keys_load(const struct rm_config *cfg, struct rm_dkim_keys **out,
         const char *sel = b->selector ? b->selector : "";
         const char *key = b->key ? b->key : "";
 
+        /* each problem names the line of the directive it is about */
+        x.block = i;
+        x.where = cfg_where(cfg, RM_SEC_dkim_domain, i, NULL);
         if (dom[0] == '\0' || sel[0] == '\0' || key[0] == '\0') {
             diag_line(&x, false,
                       "domain block %zu (%s%s%s): domain, selector and key "
@@ -392,6 +396,7 @@ dkim_keys_load(const struct rm_config *cfg, struct rm_dkim_keys **out,
             continue;
         }
         if (!host_name_ok(sel, strlen(sel))) {
+            x.where = cfg_where(cfg, RM_SEC_dkim_domain, i, "selector");
             diag_line(&x, false,
                       "domain %s: selector '%s' is not a valid "
                       "selector (letters, digits, '-', '_', dots)",
@@ -399,10 +404,12 @@ dkim_keys_load(const struct rm_config *cfg, struct rm_dkim_keys **out,
             continue;
         }
         if (strcmp(dom, "*") != 0 && !host_name_ok(dom, strlen(dom))) {
+            x.where = cfg_where(cfg, RM_SEC_dkim_domain, i, "domain");
             diag_line(&x, false, "domain '%s' is not a domain name (or *)",
                       dom);
             continue;
         }
+        x.where = cfg_where(cfg, RM_SEC_dkim_domain, i, "key");
         if (stat(key, &st) == 0 && S_ISDIR(st.st_mode)) {
             if (strcmp(dom, "*") == 0) {
                 scan_dir(&x, key, sel);
@@ -426,6 +433,7 @@ dkim_keys_load(const struct rm_config *cfg, struct rm_dkim_keys **out,
         for (i = 0; i < x.keys->n; i++)
             if (x.keys->v[i].type == RM_DKIM_KEY_RSA)
                 break;
+        x.where = cfg_where(cfg, RM_SEC_dkim, 0, "sign_alg");
         if (i < x.keys->n)
             diag_line(&x, true,
                       "sign_alg = rsa-sha1: verifiers may ignore SHA-1 "

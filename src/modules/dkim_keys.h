@@ -69,6 +69,7 @@ struct rm_dkim_key {
     enum rm_dkim_alg alg;
     unsigned bits; /* RSA modulus size */
     bool from_dir; /* found in a wildcard directory */
+    size_t block;  /* index of its dkim { domain { } } block (cfg_where) */
 };
 
 struct rm_dkim_keys {

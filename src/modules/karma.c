@@ -151,8 +151,8 @@ karma_fini(void *mconf)
 /* list_init - one dnslist { } into l; -1 with a diag line */
 static int
 list_init(const struct rm_cfg_karma_dnslist *d, size_t i,
-          struct rm_karma_dnsl_list *l, bool *hfrom, const char *where,
-          struct rm_diag *diag)
+          struct rm_karma_dnsl_list *l, bool *hfrom,
+          const struct rm_config *cfg, struct rm_diag *diag)
 {
     const char *z = d->zone ? d->zone : "";
     size_t j, n;
@@ -163,8 +163,8 @@ list_init(const struct rm_cfg_karma_dnslist *d, size_t i,
     while (n > 0 && z[n - 1] == '.')
         n--;
     if (n == 0) {
-        module_diag(diag, "%s: error: karma: dnslist %zu has no zone", where,
-                    i + 1);
+        module_diag(diag, "%s: error: karma: dnslist %zu has no zone",
+                    cfg_where(cfg, RM_SEC_karma_dnslist, i, "zone"), i + 1);
         return -1;
     }
     l->zone = xstrndup(z, n);
@@ -185,14 +185,15 @@ list_init(const struct rm_cfg_karma_dnslist *d, size_t i,
             module_diag(diag,
                         "%s: error: karma: dnslist %s: unknown identity "
                         "'%s' (expected helo, from or header_from)",
-                        where, l->zone, id);
+                        cfg_where(cfg, RM_SEC_karma_dnslist, i, "identities"),
+                        l->zone, id);
             return -1;
         }
     }
     if (!l->ip && l->ids == 0) {
-        module_diag(diag,
-                    "%s: error: karma: dnslist %s: no identities to query",
-                    where, l->zone);
+        module_diag(
+            diag, "%s: error: karma: dnslist %s: no identities to query",
+            cfg_where(cfg, RM_SEC_karma_dnslist, i, "identities"), l->zone);
         return -1;
     }
     return 0;
@@ -203,7 +204,6 @@ karma_init(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
 {
     const struct rm_cfg_karma *c = &cfg->karma;
     struct karma_conf *kc = xcalloc(1, sizeof(*kc));
-    const char *where = cfg->path ? cfg->path : "config";
     struct rm_cfg_dns dc;
     char err[256];
     size_t i;
@@ -215,7 +215,7 @@ karma_init(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
             module_diag(diag,
                         "%s: error: karma: header '%s' is not a valid "
                         "header name",
-                        where, c->header);
+                        cfg_where(cfg, RM_SEC_karma, 0, "header"), c->header);
             goto fail;
         }
         kc->header = c->header;
@@ -224,8 +224,8 @@ karma_init(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
         module_diag(diag,
                     "%s: error: karma: pass_threshold (%lld) is below "
                     "fail_threshold (%lld)",
-                    where, (long long)c->pass_threshold,
-                    (long long)c->fail_threshold);
+                    cfg_where(cfg, RM_SEC_karma, 0, "pass_threshold"),
+                    (long long)c->pass_threshold, (long long)c->fail_threshold);
         goto fail;
     }
     for (i = 0; i < c->servers.n; i++) {
@@ -233,7 +233,7 @@ karma_init(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
             module_diag(diag,
                         "%s: error: karma: server '%s': karma servers are "
                         "host[:port]",
-                        where,
+                        cfg_where(cfg, RM_SEC_karma, 0, "servers"),
                         c->servers.v[i].text ? c->servers.v[i].text : "?");
             goto fail;
         }
@@ -249,7 +249,7 @@ karma_init(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
         for (i = 0; i < cfg->n_karma_dnslist; i++) {
             kc->n_lists++; /* fini frees what list_init got to */
             if (list_init(&cfg->karma_dnslist[i], i, &kc->lists[i], &kc->hfrom,
-                          where, diag) < 0)
+                          cfg, diag) < 0)
                 goto fail;
         }
         /* a lookup may never outlast the module's own deadline */
@@ -257,7 +257,8 @@ karma_init(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
         if (dc.timeout == 0 || dc.timeout > c->timeout)
             dc.timeout = c->timeout;
         if (dns_new(&dc, &kc->dns, err, sizeof(err)) < 0) {
-            module_diag(diag, "%s: error: karma: %s", where, err);
+            module_diag(diag, "%s: error: karma: %s",
+                        cfg_where(cfg, RM_SEC_dns, 0, "nameserver"), err);
             goto fail;
         }
     }
@@ -668,4 +669,6 @@ const struct rm_module rm_karma_module = {
     .actions = RM_CAN_ADDHDRS | RM_CAN_CHGHDRS,
     .needs = karma_needs,
     .flags = RM_MOD_SKIP_AUTH,
+    /* the EOH hook only starts the queries */
+    .reply_stages = RM_STAGE_BIT(RM_STAGE_EOM),
 };

@@ -358,4 +358,7 @@ const struct rm_module rm_replies_module = {
     .stages = RM_STAGE_BIT(RM_STAGE_MAIL) | RM_STAGE_BIT(RM_STAGE_HEADER) |
               RM_STAGE_BIT(RM_STAGE_EOH) | RM_STAGE_BIT(RM_STAGE_EOM),
     .actions = 0,
+    /* MAIL and EOH only take notes; a store failure is on_failure =
+     * continue (rp_on_failure) */
+    .reply_stages = RM_STAGE_BIT(RM_STAGE_EOM),
 };

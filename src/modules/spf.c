@@ -146,13 +146,15 @@ spf_fini(void *mconf)
 static int
 spf_init(const struct rm_config *cfg, void **mconf, struct rm_diag *diag)
 {
-    const char *where = cfg->path ? cfg->path : "config";
+    const char *where = cfg_where(cfg, RM_SEC_spf, 0, NULL);
     struct spf_conf *sc = xcalloc(1, sizeof(*sc));
     char err[256];
 
     pthread_once(&spf_log_once, spf_log_init);
     if (dns_new(&cfg->dns, &sc->dns, err, sizeof(err)) < 0) {
-        module_diag(diag, "%s: error: spf: %s", where, err);
+        /* the resolver's settings are in dns { } */
+        module_diag(diag, "%s: error: spf: %s",
+                    cfg_where(cfg, RM_SEC_dns, 0, "nameserver"), err);
         goto fail;
     }
     sc->layer = spf_dns_layer_new(sc->dns);

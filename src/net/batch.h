@@ -39,6 +39,13 @@
  *     answers early ("INSTREAM size limit exceeded") and closes is heard,
  *     not reported as a broken pipe.
  *
+ *   The member in use is known to the callbacks: ex_res.br_up and
+ *   br_server are set when an attempt starts (the CONNECTING or RETRY
+ *   event), before the first ex_fill or ex_feed call on its connection,
+ *   and a retry happens only before the first ex_fill. A client whose
+ *   request depends on the member (SpamAssassin or rspamd, by the
+ *   member's server) may build it in ex_fill from br_up.
+ *
  *   Every exchange ends with a result: its status, the failure reason
  *   (refused, timeout, closed early, protocol error, ...) and its own
  *   timings. Its upstream member (if it came from a pool) gets exactly one

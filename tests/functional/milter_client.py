@@ -14,7 +14,9 @@ runs a small script of steps, one per line, read from -f FILE or stdin:
     mail ADDR [ESMTP-ARG ...]
     rcpt ADDR [ESMTP-ARG ...]
     data
-    header NAME VALUE
+    header NAME VALUE                          the header "NAME: VALUE" (with
+                                               SMFIP_HDR_LEADSPC sent as " VALUE")
+    rawheader NAME VALUE                       VALUE exactly as given
     eoh
     body TEXT                                  \\r \\n \\t \\xNN escapes
     eom
@@ -33,7 +35,9 @@ runs a small script of steps, one per line, read from -f FILE or stdin:
 
 Lines are split like a shell (shlex); '#' starts a comment. Every reply is
 printed as "STEP: REPLY", e.g. "mail: continue", "eom: addheader X-Rule:
-matched", "eom: replycode 554 5.7.1 No spam". Steps the milter negotiated
+matched", "eom: replycode 554 5.7.1 No spam" (a header change reads as
+the MTA writes it: "NAME: VALUE" without SMFIP_HDR_LEADSPC, "NAME:VALUE"
+with it, where the milter sends the space). Steps the milter negotiated
 away (SMFIP_NO*) print "STEP: skipped"; steps with SMFIP_NR_* print
 "STEP: noreply".
 
@@ -64,6 +68,7 @@ SMFIC = {
 NOCONNECT, NOHELO, NOMAIL, NORCPT = 0x1, 0x2, 0x4, 0x8
 NOBODY, NOHDRS, NOEOH, NR_HDR = 0x10, 0x20, 0x40, 0x80
 NOUNKNOWN, NODATA = 0x100, 0x200
+HDR_LEADSPC = 0x100000
 NR_CONN, NR_HELO, NR_MAIL, NR_RCPT = 0x1000, 0x2000, 0x4000, 0x8000
 NR_DATA, NR_UNKN, NR_EOH, NR_BODY = 0x10000, 0x20000, 0x40000, 0x80000
 # step -> (flag that removes the step, flag that removes its reply)
@@ -101,9 +106,10 @@ def split0(b):
     return [p.decode("utf-8", "replace") for p in parts]
 
 
-def describe(cmd, data):
-    """one reply packet as text"""
+def describe(cmd, data, leadspc=False):
+    """one reply packet as text (leadspc: SMFIP_HDR_LEADSPC negotiated)"""
     c = chr(cmd)
+    sep = "" if leadspc else " "
     if c == "a":
         return "accept"
     if c == "c":
@@ -128,12 +134,12 @@ def describe(cmd, data):
         return "quarantine " + " ".join(split0(data))
     if c == "h":
         n = split0(data) + ["", ""]
-        return "addheader %s: %s" % (n[0], n[1])
+        return "addheader %s:%s%s" % (n[0], sep, n[1])
     if c in "im":
         idx = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else -1
         n = split0(data[4:]) + ["", ""]
         kind = "insheader" if c == "i" else "chgheader"
-        return "%s %d %s: %s" % (kind, idx, n[0], n[1])
+        return "%s %d %s:%s%s" % (kind, idx, n[0], sep, n[1])
     if c == "+":
         return "addrcpt " + " ".join(split0(data))
     if c == "2":
@@ -206,7 +212,7 @@ class Client:
         out = []
         while True:
             cmd, data = self.read()
-            text = describe(cmd, data)
+            text = describe(cmd, data, bool(self.proto & HDR_LEADSPC))
             print("%s: %s" % (step, text), flush=True)
             out.append(text)
             if cmd in FINAL:
@@ -285,6 +291,10 @@ def run(client, lines):
             elif op in ("mail", "rcpt"):
                 client.command(op, cstr(*args))
             elif op == "header":
+                # as an MTA sends "NAME: VALUE"
+                lead = " " if client.proto & HDR_LEADSPC else ""
+                client.command("header", cstr(args[0], lead + args[1]))
+            elif op == "rawheader":
                 client.command("header", cstr(args[0], args[1]))
             elif op in ("data", "eoh", "eom"):
                 client.command(op)
@@ -314,7 +324,7 @@ def run(client, lines):
                 print("packet: sent", flush=True)
             elif op == "read":
                 cmd, data = client.read()
-                client.last = [describe(cmd, data)]
+                client.last = [describe(cmd, data, bool(client.proto & HDR_LEADSPC))]
                 print("read: %s" % client.last[0], flush=True)
             elif op == "expect":
                 text = "\n".join(client.last)

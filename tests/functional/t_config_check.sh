@@ -111,5 +111,31 @@ pidfile = /tmp/rmilter-test-never.pid;
 EOF2
 check_bad "$T/main.conf" "^$T/inc\\.conf:2:1: error: .*not_a_directive_either"
 
+# a problem found when the modules start (a DKIM key file that does not
+# exist) names the line and column of the directive, like a syntax error
+bad "$T/dkim-key.conf" <<EOF2
+dkim {
+    domain {
+        domain = example.org;
+        selector = s1;
+        key = $T/no-such-dir/example.org.s1.key;
+    }
+}
+EOF2
+check_bad "$T/dkim-key.conf" "^$T/dkim-key\\.conf:5:9: error: dkim: domain example\\.org selector s1: key file $T/no-such-dir/example\\.org\\.s1\\.key: cannot open: No such file or directory\$"
+# ...and in an included file, that file (a wildcard block's key directory)
+bad "$T/dkim-inc.conf" <<'EOF2'
+domain {
+  domain = "*"; selector = mail;
+  key = /nonexistent/rmilter-dkim;
+}
+EOF2
+bad "$T/dkim-main.conf" <<EOF2
+dkim {
+    .include "$T/dkim-inc.conf"
+}
+EOF2
+check_bad "$T/dkim-main.conf" "^$T/dkim-inc\\.conf:3:3: error: dkim: domain \\* selector mail: key /nonexistent/rmilter-dkim must be a directory"
+
 # a missing file
 check_bad "$T/does-not-exist.conf" "does-not-exist\\.conf"

@@ -778,6 +778,96 @@ test_includes(void **state)
     res_free(&r);
 }
 
+/* --- positions (cfg_where) ---------------------------------------------- */
+
+static void
+test_where(void **state)
+{
+    char path[512], want[600];
+    struct res r;
+
+    (void)state;
+    /* a nested block, an included file, aliases and unwritten directives */
+    write_file("where.conf", "pidfile = /run/x.pid;\n"
+                             "dkim {\n"
+                             "    domain {\n"
+                             "        domain = a.example;\n"
+                             "        selector = s1;\n"
+                             "          key = /k/a.key;\n"
+                             "    }\n"
+                             "  domain { domain = b.example; selector = s2;\n"
+                             "           .include where-key.inc\n"
+                             "  }\n"
+                             "}\n"
+                             "spamd { servers = localhost; }\n"
+                             "spamd {\n"
+                             "  servers += r:127.0.0.1;\n"
+                             "  spamd_greylist = no; }\n");
+    write_file("where-key.inc", "\n   key = /k/b.key;\n");
+    snprintf(path, sizeof(path), "%s/where.conf", tmpdir);
+    load_path(&r, path);
+    assert_string_equal(r.text, "");
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.cfg->n_dkim_domain, 2);
+
+    /* the directive in a nested block: its name's line and column */
+    snprintf(want, sizeof(want), "%s:6:11", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim_domain, 0, "key"), want);
+    snprintf(want, sizeof(want), "%s:5:9", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim_domain, 0, "selector"),
+                        want);
+    /* one line, several statements */
+    snprintf(want, sizeof(want), "%s:8:32", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim_domain, 1, "selector"),
+                        want);
+    /* written in an included file: that file */
+    snprintf(want, sizeof(want), "%s/where-key.inc:2:4", tmpdir);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim_domain, 1, "key"), want);
+    /* NULL: the block itself */
+    snprintf(want, sizeof(want), "%s:3:5", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim_domain, 0, NULL), want);
+    snprintf(want, sizeof(want), "%s:8:3", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim_domain, 1, NULL), want);
+    /* a SINGLE section: not written -> its first opening */
+    snprintf(want, sizeof(want), "%s:2:1", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim, 0, "sign_headers"), want);
+    snprintf(want, sizeof(want), "%s:12:1", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_spamd, 0, "spam_header"), want);
+    /* written twice ('=' then '+='): the last statement */
+    snprintf(want, sizeof(want), "%s:14:3", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_spamd, 0, "servers"), want);
+    snprintf(want, sizeof(want), "%s:15:3", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_spamd, 0, "spamd_greylist"),
+                        want);
+    /* the top level */
+    snprintf(want, sizeof(want), "%s:1:1", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_global, 0, "pidfile"), want);
+    /* nothing known: the main file */
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_global, 0, "tempdir"), path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_clamav, 0, "servers"), path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim_domain, 7, "key"), path);
+    /* a name that is no directive of the section: as if not written */
+    snprintf(want, sizeof(want), "%s:12:1", path);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_spamd, 0, "no_such_thing"),
+                        want);
+    res_free(&r);
+
+    /* an alias names the same directive; cfg_load_string and defaults */
+    load_str(&r, "spf {\n  spf_domains = example.org;\n}\n");
+    assert_string_equal(r.text, "");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_spf, 0, "domains"),
+                        "t.conf:2:3");
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_spf, 0, "spf_domains"),
+                        "t.conf:2:3");
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_spf, 0, "softfail"),
+                        "t.conf:1:1");
+    res_free(&r);
+    r.cfg = cfg_defaults();
+    assert_string_equal(cfg_where(r.cfg, RM_SEC_dkim, 0, "key"), "config");
+    cfg_unref(r.cfg);
+}
+
 static void
 test_include_errors(void **state)
 {
@@ -1114,6 +1204,7 @@ main(void)
         cmocka_unit_test(test_rule_errors),
         cmocka_unit_test(test_includes),
         cmocka_unit_test(test_include_errors),
+        cmocka_unit_test(test_where),
         cmocka_unit_test(test_no_includes_flag),
         cmocka_unit_test(test_legacy_config),
         cmocka_unit_test(test_dump_shipped),

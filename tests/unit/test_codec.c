@@ -868,10 +868,11 @@ test_encode_reply(void **state)
     strcpy(r.xcode, "5.7.1");
     r.text = (char *)"spam";
     milter_enc_reply(&b, &neg, SMFIC_BODYEOB, &r, &rep);
-    expect(&b, P("\0\0\0\x07hX-A\0"
-                 "1\0"
-                 "\0\0\0\x0bi\0\0\0\x01X-B\0"
-                 "2\0"
+    /* (SMFIP_HDR_LEADSPC negotiated: header values get their space) */
+    expect(&b, P("\0\0\0\x08hX-A\0"
+                 " 1\0"
+                 "\0\0\0\x0ci\0\0\0\x01X-B\0"
+                 " 2\0"
                  "\0\0\0\x07+<c@d>\0"
                  "\0\0\0\x10y554 5.7.1 spam\0"));
     /* CHGBODY was not negotiated */
@@ -998,7 +999,7 @@ test_negotiate_v6(void **state)
     assert_int_equal(n.version, 6);
     assert_int_equal(n.protocol, SMFIP_NODATA | SMFIP_NOHDRS | SMFIP_NOEOH |
                                      SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-                                     SMFIP_SKIP);
+                                     SMFIP_SKIP | SMFIP_HDR_LEADSPC);
     assert_int_equal(n.actions, SMFIF_ADDHDRS | SMFIF_SETSYMLIST);
     assert_true(n.symlist);
     assert_int_equal(n.missing_actions, 0);
@@ -1012,7 +1013,8 @@ test_negotiate_v6(void **state)
     assert_int_equal(n.protocol, SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
                                      SMFIP_NR_DATA | SMFIP_NR_HDR |
                                      SMFIP_NR_EOH | SMFIP_NR_BODY |
-                                     SMFIP_NR_UNKN | SMFIP_SKIP);
+                                     SMFIP_NR_UNKN | SMFIP_SKIP |
+                                     SMFIP_HDR_LEADSPC);
     assert_true(milter_noreply(&n, SMFIC_HEADER));
     assert_true(milter_noreply(&n, SMFIC_CONNECT));
     assert_false(milter_noreply(&n, SMFIC_RCPT));
@@ -1030,7 +1032,7 @@ test_negotiate_v6(void **state)
                      0);
     assert_int_equal(n.version, 6);
     assert_int_equal(n.actions, SMFI_CURR_ACTS);
-    assert_int_equal(n.protocol, SMFIP_SKIP);
+    assert_int_equal(n.protocol, SMFIP_SKIP | SMFIP_HDR_LEADSPC);
 
     /* the MTA lacks some: named, masked */
     assert_int_equal(milter_negotiate(6, SMFIF_ADDHDRS | SMFIF_CHGHDRS,
@@ -1071,6 +1073,76 @@ test_negotiate_v6(void **state)
     assert_string_equal(milter_action_names(0, names, sizeof(names)), "");
     assert_string_equal(milter_action_names(SMFI_CURR_ACTS, names, 20),
                         "ADDHDRS CHGBODY");
+}
+
+/* SMFIP_HDR_LEADSPC: asked for whenever a v6 MTA offers it; header
+ * values we send then carry the space the MTA no longer writes */
+static void
+test_leadspc(void **state)
+{
+    struct milter_buf b = {0};
+    struct milter_neg neg;
+    struct rm_reply r;
+    struct rm_mod mods[5];
+
+    (void)state;
+    /* offered (Postfix with milter_protocol = 6): asked for, even with no
+     * header stage (it also decides how added headers are written) */
+    assert_int_equal(milter_negotiate(6, SMFI_CURR_ACTS, SMFI_CURR_PROT,
+                                      BASE_STAGES, BASE_STAGES, 0, &neg),
+                     0);
+    assert_true(neg.protocol & SMFIP_HDR_LEADSPC);
+    /* not offered: not asked for */
+    assert_int_equal(milter_negotiate(6, SMFI_CURR_ACTS,
+                                      SMFI_CURR_PROT & ~SMFIP_HDR_LEADSPC,
+                                      ALL_STAGES, ALL_STAGES, 0, &neg),
+                     0);
+    assert_false(neg.protocol & SMFIP_HDR_LEADSPC);
+    /* a version 4 MTA does not define it, whatever bits it sends */
+    assert_int_equal(milter_negotiate(4, SMFI_CURR_ACTS, 0xffffffffu,
+                                      ALL_STAGES, ALL_STAGES, 0, &neg),
+                     0);
+    assert_false(neg.protocol & SMFIP_HDR_LEADSPC);
+
+    /* with it: one space before every value sent, none before the empty
+     * value of a CHGHEADER (a delete); line ends LF */
+    assert_int_equal(milter_negotiate(6, SMFI_CURR_ACTS, SMFI_CURR_PROT,
+                                      ALL_STAGES, ALL_STAGES,
+                                      RM_CAN_ADDHDRS | RM_CAN_CHGHDRS, &neg),
+                     0);
+    memset(&r, 0, sizeof(r));
+    mods[0] = mod(RM_MOD_ADD_HEADER, 0, "X-Rule", "matched");
+    mods[1] = mod(RM_MOD_INSERT_HEADER, 0, "X-F", "a\r\n\tb");
+    mods[2] = mod(RM_MOD_CHANGE_HEADER, 2, "Subject", "new");
+    mods[3] = mod(RM_MOD_CHANGE_HEADER, 1, "X-Old", "");
+    mods[4] = mod(RM_MOD_ADD_HEADER, 0, "X-Empty", "");
+    r.mods = mods;
+    r.n_mods = 5;
+    r.action = RM_ACT_CONTINUE;
+    milter_enc_reply(&b, &neg, SMFIC_BODYEOB, &r, NULL);
+    expect(&b, P("\0\0\0\x11hX-Rule\0 matched\0"
+                 "\0\0\0\x0fi\0\0\0\0X-F\0 a\n\tb\0"
+                 "\0\0\0\x12m\0\0\0\x02Subject\0 new\0"
+                 "\0\0\0\x0cm\0\0\0\x01X-Old\0\0"
+                 "\0\0\0\x0bhX-Empty\0 \0"
+                 "\0\0\0\x01"
+                 "c"));
+    /* without it: as given (the MTA writes "name: value") */
+    assert_int_equal(milter_negotiate(6, SMFI_CURR_ACTS,
+                                      SMFI_CURR_PROT & ~SMFIP_HDR_LEADSPC,
+                                      ALL_STAGES, ALL_STAGES,
+                                      RM_CAN_ADDHDRS | RM_CAN_CHGHDRS, &neg),
+                     0);
+    r.n_mods = 1;
+    milter_enc_reply(&b, &neg, SMFIC_BODYEOB, &r, NULL);
+    expect(&b, P("\0\0\0\x10hX-Rule\0matched\0"
+                 "\0\0\0\x01"
+                 "c"));
+    /* the plain encoders never add it */
+    milter_enc_addheader(&b, "X-A", "1");
+    expect(&b, P("\0\0\0\x07hX-A\0"
+                 "1\0"));
+    milter_buf_free(&b);
 }
 
 static void
@@ -1146,6 +1218,7 @@ main(void)
         cmocka_unit_test(test_encode_optneg),
         cmocka_unit_test(test_encode_reply),
         cmocka_unit_test(test_negotiate_v6),
+        cmocka_unit_test(test_leadspc),
         cmocka_unit_test(test_negotiate_old_versions),
     };
 

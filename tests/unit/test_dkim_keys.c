@@ -203,7 +203,7 @@ test_load_ok(void **state)
 }
 
 static void
-test_load_errors_name_the_file(void **state)
+test_load_errors_name_the_line(void **state)
 {
     struct loaded l;
     char missing[P];
@@ -215,8 +215,8 @@ test_load_errors_name_the_file(void **state)
     assert_int_equal(l.rc, -1);
     assert_null(l.keys);
     assert_true(diag_has(&l,
-                         "t.conf: error: dkim: domain a.test selector s: "
-                         "key file ",
+                         "t.conf:1:48: error: dkim: domain a.test selector "
+                         "s: key file ",
                          "nope.pem: cannot open: No such file or directory"));
     unload(&l);
 
@@ -247,7 +247,8 @@ test_load_errors_name_the_file(void **state)
          "       domain { domain = A.test; selector = s; key = \"%s\"; } }",
          rsa1, ed);
     assert_int_equal(l.rc, -1);
-    assert_true(diag_has(&l, "configured twice", NULL));
+    /* (the position is the second block's key) */
+    assert_true(diag_has(&l, "t.conf:2:48: error: dkim: ", "configured twice"));
     unload(&l);
 }
 
@@ -262,7 +263,7 @@ test_load_warnings(void **state)
     assert_int_equal(l.rc, 0);
     assert_int_equal(l.diag.n_errors, 0);
     assert_int_equal(l.diag.n_warnings, 1);
-    assert_true(diag_has(&l, "t.conf: warning: dkim: ",
+    assert_true(diag_has(&l, "t.conf:1:48: warning: dkim: ",
                          "world.pem is readable by every user (mode 0644)"));
     assert_int_equal(l.keys->n, 1);
     unload(&l);
@@ -274,7 +275,8 @@ test_load_warnings(void **state)
          " domain { domain = a.test; selector = e; key = \"%s\"; } }",
          rsa1, ed);
     assert_int_equal(l.rc, 0);
-    assert_true(diag_has(&l, "warning: dkim: sign_alg = rsa-sha1", NULL));
+    assert_true(
+        diag_has(&l, "t.conf:1:8: warning: dkim: sign_alg = rsa-sha1", NULL));
     assert_int_equal(l.keys->v[0].alg, RM_DKIM_RSA_SHA1);
     assert_int_equal(l.keys->v[1].alg, RM_DKIM_ED25519_SHA256);
     unload(&l);
@@ -451,7 +453,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_ok),
-        cmocka_unit_test(test_load_errors_name_the_file),
+        cmocka_unit_test(test_load_errors_name_the_line),
         cmocka_unit_test(test_load_warnings),
         cmocka_unit_test(test_wildcard_directory),
         cmocka_unit_test(test_find_exact_parent_never_substring),

@@ -1097,6 +1097,124 @@ test_invalid_verdict_and_no_generation(void **state)
 /* spool and size gate                                                    */
 /* ---------------------------------------------------------------------- */
 
+/* pipeline_reply_stages: where the built-in modules may answer; the
+ * engine asks for no reply (SMFIP_NR_*) at the rest */
+static void
+test_reply_stages(void **state)
+{
+    const uint32_t eom = RM_STAGE_BIT(RM_STAGE_EOM);
+    struct rm_config *c;
+
+    (void)state;
+    /* rules, spool readers, karma, replies: at end of message only (karma
+     * and replies hook EOH and MAIL but only observe there) */
+    c = load("tempdir = \"%s\";\n"
+             "rule { reject \"x\"; header /^subject$/i /x/; }\n"
+             "karma { dnslist { zone = bl.example; } }\n"
+             "redis { servers_id = 127.0.0.1:1; }\n",
+             tmpdir);
+    assert_int_equal(pipeline_reply_stages(c), eom);
+    unload(c);
+    /* greylisting answers at DATA, rate limits at RCPT */
+    c = load("greylisting { timeout = 1s; }\nlimits { limit_to = 1:1; }\n");
+    assert_int_equal(pipeline_reply_stages(c), eom |
+                                                   RM_STAGE_BIT(RM_STAGE_RCPT) |
+                                                   RM_STAGE_BIT(RM_STAGE_DATA));
+    unload(c);
+    /* fake modules with the default: every stage they have a hook for,
+     * MAIL too since connect and helo are answered (a connection's discard
+     * is answered at each MAIL); never headers (no on_header hook) */
+    pipeline_test_set_modules(table_ab, 2);
+    c = load("tempdir = \"%s\";\n", tmpdir);
+    assert_int_equal(pipeline_reply_stages(c),
+                     FAKE_ALL_STAGES & ~RM_NEED_SPOOL);
+    unload(c);
+    /* no module state (pipeline_generation_init was not run): every stage */
+    c = cfg_defaults();
+    assert_int_equal(pipeline_reply_stages(c), (1u << RM_STAGE_COUNT) - 1);
+    cfg_unref(c);
+}
+
+/* headers as written (SMFIP_HDR_LEADSPC, pipeline_header_raw): the spool
+ * holds them byte for byte, the checks see the value without its first
+ * space, as with pipeline_header (where the MTA ate it) */
+static void
+test_header_raw(void **state)
+{
+    struct rm_session *s;
+    struct rm_config *c;
+
+    (void)state;
+    pipeline_test_set_modules(table_a_rules, 2);
+    c = load("tempdir = \"%s\"; spool_memory = 4096;\n"
+             "rule { add_header \"X-Rule\" \"x\"; header /^subject$/i /^x$/; "
+             "}\n",
+             tmpdir);
+    s = session(c);
+    assert_int_equal(mail(s, "<a@x.example>"), RM_ACT_CONTINUE);
+    rcpt(s, "<b@example.org>");
+    data(s);
+    reply_clear(&R);
+    assert_int_equal(pipeline_header_raw(s, "Subject", "x", &R), 0);
+    assert_int_equal(R.action, RM_ACT_CONTINUE);
+    pipeline_header_raw(s, "To", " b@example.org", &R);
+    pipeline_header_raw(s, "X-Two", "  two", &R);
+    pipeline_header_raw(s, "X-Tab", "\tt", &R);
+    pipeline_header_raw(s, "X-Fold", "\n\tfolded", &R);
+    pipeline_header_raw(s, "X-Empty", "", &R);
+    assert_string_equal(msg_header(&s->msg, "Subject"), "x");
+    assert_string_equal(msg_header(&s->msg, "To"), "b@example.org");
+    assert_string_equal(msg_header(&s->msg, "X-Two"), " two");
+    assert_string_equal(msg_header(&s->msg, "X-Tab"), "\tt");
+    assert_string_equal(s->msg.hdrs[0].raw, "x");
+    assert_string_equal(s->msg.hdrs[1].raw, " b@example.org");
+    eoh(s);
+    body(s, "b\r\n");
+    eom(s);
+    assert_non_null(strstr(fa.spool_head, "Subject:x\r\n"
+                                          "To: b@example.org\r\n"
+                                          "X-Two:  two\r\n"
+                                          "X-Tab:\tt\r\n"
+                                          "X-Fold:\r\n\tfolded\r\n"
+                                          "X-Empty:\r\n"
+                                          "\r\nb\r\n"));
+    /* "Subject:x" matches /^x$/ as "Subject: x" always did */
+    assert_int_equal(R.n_mods, 1);
+    assert_string_equal(R.mods[0].name, "X-Rule");
+
+    /* the same message, as an MTA without SMFIP_HDR_LEADSPC sends it */
+    assert_int_equal(mail(s, "<a@x.example>"), RM_ACT_CONTINUE);
+    rcpt(s, "<b@example.org>");
+    data(s);
+    header(s, "Subject", "x");
+    header(s, "X-Two", " two");
+    header(s, "X-Tab", "\tt");
+    header(s, "X-Empty", "");
+    assert_string_equal(msg_header(&s->msg, "Subject"), "x");
+    assert_string_equal(s->msg.hdrs[0].raw, " x");
+    eoh(s);
+    body(s, "b\r\n");
+    eom(s);
+    assert_non_null(strstr(fa.spool_head, "Subject: x\r\n"
+                                          "X-Two: two\r\n"
+                                          "X-Tab:\tt\r\n"
+                                          "X-Empty: \r\n"
+                                          "\r\nb\r\n"));
+    assert_int_equal(R.n_mods, 1);
+
+    /* two spaces written: the value keeps one, and does not match */
+    assert_int_equal(mail(s, "<a@x.example>"), RM_ACT_CONTINUE);
+    rcpt(s, "<b@example.org>");
+    data(s);
+    pipeline_header_raw(s, "Subject", "  x", &R);
+    eoh(s);
+    body(s, "b\r\n");
+    eom(s);
+    assert_int_equal(R.n_mods, 0);
+    pipeline_session_free(s);
+    unload(c);
+}
+
 static void
 test_spool_memory_then_file(void **state)
 {
@@ -1319,6 +1437,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_invalid_verdict_and_no_generation,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spool_memory_then_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_spool_failure_applies_policy,

@@ -7,6 +7,12 @@
 -- negotiated away (SMFIP_NO*) are skipped, and replies it said it won't
 -- send (SMFIP_NR_*) are not waited for: miltertest raises a silent Lua
 -- error for both otherwise.
+--
+-- SMFIP_HDR_LEADSPC: when the milter negotiated it, header values travel
+-- exactly as written after the colon, both ways. These helpers then act as
+-- an MTA does for "Name: value": content() sends " value", and
+-- header_added() expects the milter to send " value" (the MTA writes
+-- "Name:" and the value with nothing in between).
 
 local names = {}
 for _, n in ipairs({ "SMFIR_ACCEPT", "SMFIR_CONTINUE", "SMFIR_DISCARD",
@@ -56,10 +62,17 @@ function helo(conn, name) step(conn, SMFIP_NOHELO, SMFIP_NR_HELO, "helo " .. nam
 function mailfrom(conn, addr) step(conn, SMFIP_NOMAIL, SMFIP_NR_MAIL, "mail " .. addr, mt.mailfrom, addr) end
 function rcptto(conn, addr) step(conn, SMFIP_NORCPT, SMFIP_NR_RCPT, "rcpt " .. addr, mt.rcptto, addr) end
 
--- content(conn, headers, body): headers = { {name, value}, ... }
+-- leadspc(conn): header values carry their leading space (see above)
+function leadspc(conn)
+  return SMFIP_HDR_LEADSPC ~= nil and mt.test_option(conn, SMFIP_HDR_LEADSPC)
+end
+
+-- content(conn, headers, body): headers = { {name, value}, ... }, each
+-- sent as the header "name: value" is
 function content(conn, headers, body)
   for _, h in ipairs(headers) do
-    step(conn, SMFIP_NOHDRS, SMFIP_NR_HDR, "header " .. h[1], mt.header, h[1], h[2])
+    local v = leadspc(conn) and (" " .. h[2]) or h[2]
+    step(conn, SMFIP_NOHDRS, SMFIP_NR_HDR, "header " .. h[1], mt.header, h[1], v)
   end
   step(conn, SMFIP_NOEOH, SMFIP_NR_EOH, "eoh", mt.eoh)
   step(conn, SMFIP_NOBODY, SMFIP_NR_BODY, "body", mt.bodystring, body)
@@ -84,6 +97,8 @@ function check_accepted(conn, what)
   check(r == SMFIR_ACCEPT or r == SMFIR_CONTINUE, what .. ": eom -> accept/continue (got " .. replyname(r) .. ")")
 end
 
+-- header_added(conn, name, value): the milter added "name: value"
 function header_added(conn, name, value)
+  if leadspc(conn) then value = " " .. value end
   return mt.eom_check(conn, MT_HDRADD, name, value) or mt.eom_check(conn, MT_HDRINSERT, name, value)
 end
