@@ -72,7 +72,7 @@ line_at(const char *p, size_t left, size_t *next)
 }
 
 static void
-hdr_push(struct rp_parsed *out, size_t *cap, char *name, char *value)
+hdr_push(struct rp_parsed *out, size_t *cap, char *name, char *value, char *raw)
 {
     if (out->n_hdrs == *cap) {
         *cap = *cap ? 2 * *cap : 32;
@@ -80,6 +80,7 @@ hdr_push(struct rp_parsed *out, size_t *cap, char *name, char *value)
     }
     out->hdrs[out->n_hdrs].name = name;
     out->hdrs[out->n_hdrs].value = value;
+    out->hdrs[out->n_hdrs].raw = raw;
     out->n_hdrs++;
 }
 
@@ -140,16 +141,23 @@ rp_parse(const char *raw, size_t len, struct rp_parsed *out)
             v = xasprintf("%s\n%.*s", h->value, (int)n, p);
             free(h->value);
             h->value = v;
+            v = xasprintf("%s\n%.*s", h->raw, (int)n, p);
+            free(h->raw);
+            h->raw = v;
             pos += next;
             continue;
         }
         if (!is_header_line(p, n, &colon))
             break; /* not a header: the body starts here */
         v = (char *)p + colon + 1;
-        while (v < p + n && (*v == ' ' || *v == '\t'))
-            v++;
-        hdr_push(out, &cap, xstrndup(p, colon),
-                 xstrndup(v, (size_t)(p + n - v)));
+        {
+            char *raw_v = xstrndup(v, (size_t)(p + n - v));
+
+            while (v < p + n && (*v == ' ' || *v == '\t'))
+                v++;
+            hdr_push(out, &cap, xstrndup(p, colon),
+                     xstrndup(v, (size_t)(p + n - v)), raw_v);
+        }
         pos += next;
     }
     crlf_body(raw + pos, len - pos, out);
@@ -163,6 +171,7 @@ rp_parsed_free(struct rp_parsed *p)
     for (i = 0; i < p->n_hdrs; i++) {
         free(p->hdrs[i].name);
         free(p->hdrs[i].value);
+        free(p->hdrs[i].raw);
     }
     free(p->hdrs);
     free(p->body);

@@ -48,6 +48,8 @@ struct rp_hdr {
     char *name;
     char *value; /* leading blanks of the first line dropped; folded lines
                     joined with "\n" and keep their own blanks */
+    char *raw;   /* everything after the colon, exactly as written (LF
+                    line ends), for pipeline_header_raw */
 };
 
 struct rp_parsed {

@@ -276,7 +276,7 @@ rp_run(struct rm_config *cfg, unsigned long id, const struct rp_env *env,
     }
     for (i = 0; i < p->n_hdrs; i++) {
         reply_clear(&out);
-        pipeline_header(s, p->hdrs[i].name, p->hdrs[i].value, &out);
+        pipeline_header_raw(s, p->hdrs[i].name, p->hdrs[i].raw, &out);
         if (ends(&out)) {
             finish(res, "header", &out);
             goto done;
