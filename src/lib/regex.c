@@ -127,8 +127,10 @@ regex_compile(const char *spec, char *errbuf, size_t errlen)
                      spec, (const char *)msg, (size_t)erroff);
         goto fail;
     }
-    /* Without JIT support the interpreter serves; nothing to report. */
-    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    /* Without JIT support the interpreter serves; nothing to report.
+     * RMILTER_NO_JIT=1 turns JIT off (valgrind cannot follow JIT code). */
+    if (getenv("RMILTER_NO_JIT") == NULL)
+        (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
 
     re->mctx = pcre2_match_context_create(NULL);
     if (re->mctx == NULL) {
