@@ -9,7 +9,7 @@
 # does not run; greylisting and rate limits keep their state in memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --build-only
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)"
 build/rmilter -c rmilter.conf.sample -t
