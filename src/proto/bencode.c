@@ -399,8 +399,8 @@ static int
 dec_dict(struct dec *d, unsigned depth, struct rm_bencode *dict)
 {
     struct rm_bencode *val;
-    const char *key;
-    size_t klen;
+    const char *key = NULL;
+    size_t klen = 0;
     int rc;
 
     d->pos++; /* 'd' */
@@ -429,8 +429,8 @@ static int
 dec_value(struct dec *d, unsigned depth, struct rm_bencode **out)
 {
     struct rm_bencode *b = NULL;
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     int64_t v = 0;
     int rc;
 
