@@ -38,49 +38,7 @@
 /* log capture                                                            */
 /* ---------------------------------------------------------------------- */
 
-#define MAX_LINES 512
-static char *lines[MAX_LINES];
-static size_t n_lines;
-
-static void
-capture(int level, const char *line, void *ud)
-{
-    (void)level;
-    (void)ud;
-    if (n_lines < MAX_LINES)
-        lines[n_lines++] = strdup(line);
-}
-
-static void
-logs_reset(void)
-{
-    while (n_lines > 0)
-        free(lines[--n_lines]);
-}
-
-/* find_log - the last captured line containing every needle */
-static const char *
-find_log(const char *needle, const char *needle2)
-{
-    size_t i = n_lines;
-
-    while (i-- > 0)
-        if (strstr(lines[i], needle) &&
-            (needle2 == NULL || strstr(lines[i], needle2)))
-            return lines[i];
-    return NULL;
-}
-
-static size_t
-count_logs(const char *needle)
-{
-    size_t i, n = 0;
-
-    for (i = 0; i < n_lines; i++)
-        if (strstr(lines[i], needle))
-            n++;
-    return n;
-}
+#include "log_capture.h"
 
 /* ---------------------------------------------------------------------- */
 /* fake modules                                                           */
