@@ -31,7 +31,14 @@
  *   The accept thread polls every listener and the stop eventfd; when
  *   max_sessions connections are open it stops accepting (new ones wait in
  *   the kernel's listen queue) until one closes. Each connection runs on a
- *   detached thread of its own (session.c).
+ *   detached session thread (session.c). Session threads are reused: when
+ *   a session ends, its thread waits up to RM_WORKER_IDLE_MS for the next
+ *   connection (at most RM_WORKER_IDLE_MAX threads wait; the others exit),
+ *   and the accept thread hands a new connection to a waiting thread if
+ *   there is one, else starts a new thread. Creating and tearing down a
+ *   thread per connection was most of the engine's per-message cost
+ *   (docs/benchmarks.md). A stop wakes the waiting threads, which exit at
+ *   once; the stop waits for every session thread to be gone.
  *
  * OWNERSHIP
  *   daemon_run owns the reference to the current generation it was given
@@ -370,19 +377,91 @@ registry_del(struct rm_engine *e, struct rm_conn *c)
     pthread_cond_broadcast(&e->idle);
 }
 
+/*
+ * worker_idle - called with e->lock held by a session thread whose session
+ * has just been unregistered: whether it stays for another connection. If
+ * so it counts itself idle at once (in the same critical section that made
+ * room under max_sessions), so that the accept thread, woken by that room,
+ * hands the next connection to it rather than starting a thread.
+ */
+static bool
+worker_idle(struct rm_engine *e)
+{
+    if (atomic_load(&e->stopping) || e->n_idle >= RM_WORKER_IDLE_MAX)
+        return false;
+    e->n_idle++;
+    return true;
+}
+
+/*
+ * worker_next - called with e->lock held by a thread that worker_idle
+ * kept: wait (bounded) for the accept thread to hand it the next
+ * connection. NULL: the thread is to exit (stopping, or none came within
+ * RM_WORKER_IDLE_MS).
+ *
+ * Invariant (under the lock): the threads kept by worker_idle and not yet
+ * back from here number n_idle plus the connections in the queue. The
+ * accept thread queues a connection only when n_idle > 0 and then
+ * decrements it, so every queued connection has a thread that will take
+ * it, even during a stop.
+ */
+static struct rm_conn *
+worker_next(struct rm_engine *e)
+{
+    struct rm_conn *c = NULL;
+    struct timespec ts;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(RM_WORKER_IDLE_MS / 1000u);
+    ts.tv_nsec += (long)(RM_WORKER_IDLE_MS % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (e->queue == NULL && !atomic_load(&e->stopping) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&e->work, &e->lock, &ts);
+    if (e->queue != NULL) {
+        /* promised to us (or to a waiter that left): n_idle already
+         * counts it out */
+        c = e->queue;
+        e->queue = c->qnext;
+        if (e->queue == NULL)
+            e->queue_tail = NULL;
+        c->qnext = NULL;
+    } else {
+        e->n_idle--;
+    }
+    return c;
+}
+
 static void *
 conn_thread(void *arg)
 {
     struct rm_conn *c = arg;
     struct rm_engine *e = c->eng;
 
-    session_main(c);
-    pthread_mutex_lock(&e->lock);
-    registry_del(e, c);
-    close(c->fd); /* under the lock: a hard stop never sees a stale fd */
-    pthread_mutex_unlock(&e->lock);
-    cfg_unref(c->cfg);
-    free(c);
+    while (c != NULL) {
+        bool stay;
+
+        session_main(c);
+        pthread_mutex_lock(&e->lock);
+        registry_del(e, c);
+        close(c->fd); /* under the lock: a hard stop never sees a stale fd */
+        stay = worker_idle(e);
+        pthread_mutex_unlock(&e->lock);
+        cfg_unref(c->cfg);
+        free(c);
+
+        pthread_mutex_lock(&e->lock);
+        c = stay ? worker_next(e) : NULL;
+        if (c == NULL) {
+            /* the last touch of the engine: a stop waits for this */
+            e->n_threads--;
+            pthread_cond_broadcast(&e->idle);
+        }
+        pthread_mutex_unlock(&e->lock);
+    }
     return NULL;
 }
 
@@ -426,6 +505,20 @@ start_conn(struct daemon *d, int fd, const struct rm_listener *l,
     pthread_mutex_lock(&d->eng.lock);
     c->cfg = cfg_ref(d->cur);
     registry_add(&d->eng, c);
+    if (d->eng.n_idle > 0) {
+        /* an idle session thread takes it (worker_next) */
+        d->eng.n_idle--;
+        c->qnext = NULL;
+        if (d->eng.queue_tail)
+            d->eng.queue_tail->qnext = c;
+        else
+            d->eng.queue = c;
+        d->eng.queue_tail = c;
+        pthread_cond_signal(&d->eng.work);
+        pthread_mutex_unlock(&d->eng.lock);
+        return;
+    }
+    d->eng.n_threads++;
     pthread_mutex_unlock(&d->eng.lock);
 
     pthread_attr_init(&attr);
@@ -437,6 +530,7 @@ start_conn(struct daemon *d, int fd, const struct rm_listener *l,
                 c->peer, strerror(err));
         pthread_mutex_lock(&d->eng.lock);
         registry_del(&d->eng, c);
+        d->eng.n_threads--;
         close(fd);
         pthread_mutex_unlock(&d->eng.lock);
         cfg_unref(c->cfg);
@@ -608,16 +702,18 @@ reload(struct daemon *d)
     sd_notify(0, "READY=1\nSTATUS=serving");
 }
 
-/* wait_sessions - until none is left or deadline (monotonic ms) */
+/* wait_sessions - until no connection (threads: no session thread) is
+ * left or deadline (monotonic ms); returns how many are left */
 static unsigned long
-wait_sessions(struct daemon *d, uint64_t deadline)
+wait_sessions(struct daemon *d, uint64_t deadline, bool threads)
 {
+    const unsigned long *count = threads ? &d->eng.n_threads : &d->eng.n_conns;
     struct timespec ts;
     unsigned long left;
     uint64_t now;
 
     pthread_mutex_lock(&d->eng.lock);
-    while (d->eng.n_conns > 0 && (now = mono_ms()) < deadline) {
+    while (*count > 0 && (now = mono_ms()) < deadline) {
         uint64_t ms = deadline - now;
 
         if (ms > 200)
@@ -631,7 +727,7 @@ wait_sessions(struct daemon *d, uint64_t deadline)
         }
         pthread_cond_timedwait(&d->eng.idle, &d->eng.lock, &ts);
     }
-    left = d->eng.n_conns;
+    left = *count;
     pthread_mutex_unlock(&d->eng.lock);
     return left;
 }
@@ -651,28 +747,36 @@ stop(struct daemon *d)
         msg_warn("stop: eventfd write: %s", strerror(errno));
     pthread_mutex_lock(&d->eng.lock);
     pthread_cond_broadcast(&d->eng.idle);
+    pthread_cond_broadcast(&d->eng.work); /* idle session threads exit */
     tmo = d->cur->global.shutdown_timeout;
     pthread_mutex_unlock(&d->eng.lock);
     if (d->acceptor_started)
         pthread_join(d->acceptor, NULL);
     listen_close(&d->ls);
 
-    left = wait_sessions(d, mono_ms() + tmo);
-    if (left == 0)
-        return 0;
-    msg_warn("shutdown_timeout (%llu ms) passed; closing %lu connections",
-             (unsigned long long)tmo, left);
-    pthread_mutex_lock(&d->eng.lock);
-    for (c = d->eng.conns; c; c = c->next) {
-        atomic_store(&c->killed, true);
-        (void)shutdown(c->fd, SHUT_RDWR);
+    left = wait_sessions(d, mono_ms() + tmo, false);
+    if (left > 0) {
+        msg_warn("shutdown_timeout (%llu ms) passed; closing %lu connections",
+                 (unsigned long long)tmo, left);
+        pthread_mutex_lock(&d->eng.lock);
+        for (c = d->eng.conns; c; c = c->next) {
+            atomic_store(&c->killed, true);
+            (void)shutdown(c->fd, SHUT_RDWR);
+        }
+        pthread_mutex_unlock(&d->eng.lock);
+        left = wait_sessions(d, mono_ms() + 5000, false);
+        if (left) {
+            msg_warn("%lu connections still busy in the pipeline; exiting "
+                     "anyway",
+                     left);
+            return left;
+        }
     }
-    pthread_mutex_unlock(&d->eng.lock);
-    left = wait_sessions(d, mono_ms() + 5000);
+    /* every session has ended; their threads (and the idle ones, woken
+     * above) are on their way out and no longer wait for anything */
+    left = wait_sessions(d, mono_ms() + 5000, true);
     if (left)
-        msg_warn("%lu connections still busy in the pipeline; exiting "
-                 "anyway",
-                 left);
+        msg_warn("%lu session threads have not exited; exiting anyway", left);
     return left;
 }
 
@@ -686,6 +790,7 @@ engine_init(struct rm_engine *e)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&e->idle, &ca);
+    pthread_cond_init(&e->work, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&e->stopping, false);
     e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

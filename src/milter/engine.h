@@ -5,8 +5,11 @@
  * DESCRIPTION
  *   struct rm_conn is one accepted MTA connection. The accept thread
  *   creates it (with a reference to the config generation current at
- *   accept time), registers it in the engine and starts a thread that runs
- *   session_main on it; the thread unregisters, closes and frees it.
+ *   accept time), registers it in the engine and hands it to an idle
+ *   session thread if one waits, else starts a new one; the thread runs
+ *   session_main on it, then unregisters, closes and frees it, and waits
+ *   (at most RM_WORKER_IDLE_MS, and only while fewer than RM_WORKER_IDLE_MAX
+ *   others wait) for the next one before exiting.
  *
  *   struct rm_engine is the daemon-wide state the sessions see: the
  *   registry of live connections (so a hard stop can shut their sockets),
@@ -33,7 +36,17 @@ struct rm_engine {
     unsigned long n_conns; /* under lock */
     atomic_bool stopping;
     int stop_fd; /* eventfd: readable once stopping */
+    /* the session thread cache, under lock */
+    pthread_cond_t work;   /* signalled when a connection is queued */
+    struct rm_conn *queue; /* handed to idle threads, not yet taken */
+    struct rm_conn *queue_tail;
+    unsigned long n_idle;    /* idle threads not yet promised a connection */
+    unsigned long n_threads; /* session threads alive (busy or idle) */
 };
+
+/* idle session threads: how many may wait, and for how long */
+#define RM_WORKER_IDLE_MAX 16u
+#define RM_WORKER_IDLE_MS 30000u
 
 struct rm_conn {
     int fd;
@@ -45,6 +58,7 @@ struct rm_conn {
     atomic_bool killed;    /* socket shut down by a hard stop */
     struct rm_engine *eng;
     struct rm_conn *prev, *next; /* registry links, under eng->lock */
+    struct rm_conn *qnext;       /* engine queue link, under eng->lock */
 };
 
 /* session_main - serve one connection until QUIT, EOF, an error, a

@@ -8,7 +8,10 @@
 # a session. With hundreds of them open, a normal session must still
 # complete; each stalled one must be closed by the daemon once
 # read_timeout (5 s here) passes, with a log line; afterwards the daemon's
-# threads and file descriptors must be back to what they were before
+# file descriptors must be back to what they were before, and its threads
+# too except for the idle session threads kept for reuse: at most IDLE_MAX
+# more (RM_WORKER_IDLE_MAX in src/milter/engine.h; they exit after 30 s
+# idle, longer than this test waits) - not one per stalled connection
 # (/proc/PID/task and /proc/PID/fd counted, after a warm-up session), and
 # the daemon must stop cleanly (exit 0: under ASan, no leak). RSS is only
 # printed: the allocator (and ASan's quarantine) keeps freed memory, so it
@@ -18,6 +21,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 N_IDLE=100 N_NEGO=100 N_HALF=100
+IDLE_MAX=16 # keep in step with RM_WORKER_IDLE_MAX
 N=$((N_IDLE + N_NEGO + N_HALF))
 {
     echo 'read_timeout = 5s;'
@@ -115,10 +119,11 @@ assert_eq "$N" "$(log_lines 'conn [0-9]+: closing: read timeout' | wc -l)" "'clo
 
 # and leaves nothing behind
 # shellcheck disable=SC2016 # expanded by eval, on every poll
-wait_until 10 eval '[ "$(tasks)" = "$base_tasks" ] && [ "$(fds)" = "$base_fds" ]' || true
+wait_until 10 eval '[ "$(tasks)" -le "$((base_tasks + IDLE_MAX))" ] && [ "$(fds)" = "$base_fds" ]' || true
 after_tasks=$(tasks) after_fds=$(fds) after_rss=$(rss_kb)
 say "after: $after_tasks threads, $after_fds fds, ${after_rss} kB RSS"
-assert_eq "$base_tasks" "$after_tasks" "threads back to the baseline"
+[ "$after_tasks" -le "$((base_tasks + IDLE_MAX))" ] ||
+    fail "threads not back to the baseline: $after_tasks, more than $base_tasks + $IDLE_MAX idle session threads"
 assert_eq "$base_fds" "$after_fds" "file descriptors back to the baseline"
 alive "$RM_PID" || fail "the daemon died"
 
