@@ -27,6 +27,9 @@
 #ifndef RM_CFG_DIRECTIVES_H
 #define RM_CFG_DIRECTIVES_H
 
+/* one directive a line, whatever its length */
+/* clang-format off */
+
 #define RM_ON_FAILURE "tempfail|accept|continue"
 
 /* X(id, name, parent, kind, doc); kind: SINGLE, MULTI (repeatable block,
@@ -272,5 +275,7 @@
     X(spamd, tempfail_on_error, spamd_temp_fail)                               \
     X(limits, limit_whitelist_ip, limit_whitelist)                             \
     X(spf, spf_domains, domains)
+
+/* clang-format on */
 
 #endif

@@ -47,6 +47,8 @@
 #include "core/core_int.h"
 #include "modules/modules.h"
 
+/* one module a line, in stage order */
+/* clang-format off */
 static const struct rm_module *const builtin[] = {
     &rm_ratelimit_module,
     &rm_greylist_module,
@@ -59,6 +61,7 @@ static const struct rm_module *const builtin[] = {
     &rm_beanstalk_module,
     &rm_dkim_module, /* last: signs the final headers */
 };
+/* clang-format on */
 
 static const struct rm_module *const *override;
 static size_t n_override;

@@ -126,7 +126,7 @@ check_spf_copy(enum rm_dns_type type, const struct rm_dns_answer *ans)
             if (r->text == NULL)
                 continue;
             /* a C string copy: stops at the first NUL */
-            if (strcmp(t == ns_t_txt ? rr->rr[n]->txt
+            if (strcmp(t == ns_t_txt  ? rr->rr[n]->txt
                        : t == ns_t_mx ? rr->rr[n]->mx
                                       : rr->rr[n]->ptr,
                        r->text) != 0)
@@ -146,8 +146,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const enum rm_dns_type types[8] = {
-        RM_DNS_A,  RM_DNS_AAAA, RM_DNS_MX,  RM_DNS_TXT,
-        RM_DNS_PTR, RM_DNS_PTR, RM_DNS_TXT, RM_DNS_A,
+        RM_DNS_A,   RM_DNS_AAAA, RM_DNS_MX,  RM_DNS_TXT,
+        RM_DNS_PTR, RM_DNS_PTR,  RM_DNS_TXT, RM_DNS_A,
     };
     static struct rm_iplist *listed;
     struct rm_ipaddr ip4 = {0}, ip6 = {0};

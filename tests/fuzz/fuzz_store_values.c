@@ -71,7 +71,8 @@ bucket(const char *text, const uint8_t *data, size_t size)
         abort();
     memset(&req, 0, sizeof(req));
     req.now_ms = st.last_ms + (uint64_t)pick(data, size, 1e6);
-    req.burst = pick(data + (size > 4 ? 4 : size), size > 4 ? size - 4 : 0, 100);
+    req.burst =
+        pick(data + (size > 4 ? 4 : size), size > 4 ? size - 4 : 0, 100);
     req.rate = pick(data + (size > 8 ? 8 : size), size > 8 ? size - 8 : 0, 10);
     req.incr = size > 12 ? (double)(int8_t)data[12] : 1;
     req.force = size > 13 && (data[13] & 1);
@@ -152,8 +153,8 @@ net(const uint8_t *p, size_t n)
     memset(&ip, 0, sizeof(ip));
     ip.family = (p[0] & 1) ? AF_INET6 : AF_INET;
     memcpy(ip.a, p + 1, 16);
-    r = envelope_client_net(&ip, p[0] >> 1 & 63, (unsigned)p[0] * 3 % 140,
-                            out, sizeof(out));
+    r = envelope_client_net(&ip, p[0] >> 1 & 63, (unsigned)p[0] * 3 % 140, out,
+                            sizeof(out));
     if (r >= 0 && (size_t)r != strlen(out))
         abort();
 }
