@@ -32,6 +32,9 @@ step() { printf '\n=== %s\n' "$*"; }
 step "dependencies"
 scripts/install-deps.sh
 
+step "layout (.clang-format)"
+find src tests bench -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run --Werror
+
 step "build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$JOBS"
