@@ -219,40 +219,7 @@ static const struct rm_module *const table_a_rules[] = {&fake_a,
 static char tmpdir[64];
 static struct rm_reply R;
 
-static struct rm_config *
-load(const char *fmt, ...)
-{
-    struct rm_config *c = NULL;
-    struct rm_diag d = {0};
-    char text[4096];
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    rc = cfg_load_string("t.conf", text, strlen(text), &c, &d);
-    if (rc != 0)
-        diag_print(&d, stderr);
-    assert_int_equal(rc, 0);
-    assert_int_equal(pipeline_generation_init(c, &d), 0);
-    diag_free(&d);
-    return c;
-}
-
-/* unload - drop the generation; the module state is released here so the
- * test does not depend on cfg_unref calling modules_state_free (it must;
- * a freed hook is cleared first so it can't run twice) */
-static void
-unload(struct rm_config *c)
-{
-    if (c->modules_state_free != NULL) {
-        c->modules_state_free(c->modules_state);
-        c->modules_state = NULL;
-        c->modules_state_free = NULL;
-    }
-    cfg_unref(c);
-}
+#include "config_support.h"
 
 static struct rm_session *
 session(struct rm_config *c)

@@ -54,40 +54,7 @@ fake_clock(void *arg)
 
 static struct rm_reply R;
 
-static struct rm_config *
-load(const char *fmt, ...)
-{
-    struct rm_config *c = NULL;
-    struct rm_diag d = {0};
-    char text[4096];
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    rc = cfg_load_string("t.conf", text, strlen(text), &c, &d);
-    if (rc != 0)
-        diag_print(&d, stderr);
-    assert_int_equal(rc, 0);
-    rc = pipeline_generation_init(c, &d);
-    if (rc != 0)
-        diag_print(&d, stderr);
-    assert_int_equal(rc, 0);
-    diag_free(&d);
-    return c;
-}
-
-static void
-unload(struct rm_config *c)
-{
-    if (c->modules_state_free != NULL) {
-        c->modules_state_free(c->modules_state);
-        c->modules_state = NULL;
-        c->modules_state_free = NULL;
-    }
-    cfg_unref(c);
-}
+#include "config_support.h"
 
 static struct rm_session *
 session_from(struct rm_config *c, int family, const char *ip)
